@@ -1,0 +1,257 @@
+"""The ``punchgate`` command (also ``python -m gateway``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from gateway.config import Settings
+
+
+def _gateway():
+    from gateway.state import Gateway
+
+    return Gateway.from_settings(Settings.from_env())
+
+
+@click.group()
+def main() -> None:
+    """Punchgate: punchout and procurement integration gateway."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations (SQLite or PostgreSQL)."""
+    from gateway.migrate import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def buyers() -> None:
+    """Supplier and buyer connections."""
+
+
+@buyers.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def buyers_load(path: Path) -> None:
+    """Upsert the supplier and buyers from a TOML file (idempotent)."""
+    from provisioning.buyers import ConfigError, load_buyers
+
+    gateway = _gateway()
+    try:
+        with gateway.db.transaction() as session:
+            ids = load_buyers(session, path, gateway.box)
+    except ConfigError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    click.echo(f"loaded {len(ids)} buyer(s): {', '.join(ids) or '-'}")
+
+
+@main.group()
+def catalog() -> None:
+    """The embedded marketplace catalog."""
+
+
+@catalog.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def catalog_load(path: Path) -> None:
+    """Upsert products and buyer contract prices from a CSV file."""
+    from gateway.marketplace.catalog import CatalogError, load_catalog
+
+    gateway = _gateway()
+    try:
+        with gateway.db.transaction() as session:
+            products, prices = load_catalog(session, path)
+    except CatalogError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    click.echo(f"loaded {products} product(s) and {prices} contract price(s)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve with gunicorn (production server)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--max-requests",
+        "5000",
+        "--max-requests-jitter",
+        "500",
+        "wsgi:app",
+    ]
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    os.execvpe(argv[0], argv, env)  # noqa: S606 - replace this process with gunicorn
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only migrate and load the demo data.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Migrate, load the demo supplier, buyers and catalog, then serve."""
+    from gateway.marketplace.catalog import load_catalog
+    from gateway.migrate import upgrade
+    from provisioning.buyers import load_buyers
+
+    demo_dir = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    gateway = _gateway()
+    with gateway.db.transaction() as session:
+        load_buyers(session, demo_dir / "buyers.toml", gateway.box, env={**os.environ})
+    with gateway.db.transaction() as session:
+        products, _ = load_catalog(session, demo_dir / "catalog.csv")
+    click.echo(f"demo loaded: {products} products; buyers from {demo_dir / 'buyers.toml'}")
+    click.echo(
+        f"try: curl -s -X POST --data-binary @{demo_dir / 'setup-request.xml'} "
+        f"http://{host}:{port}/cxml"
+    )
+    if not no_serve:
+        click.get_current_context().invoke(serve, host=host, port=port, workers=2)
+
+
+@main.group()
+def sessions() -> None:
+    """Punchout sessions and their event logs."""
+
+
+def _session_row(s) -> dict:
+    return {
+        "id": s.id,
+        "buyer": s.buyer_id,
+        "user": (s.user.email or s.user.unique_name) if s.user else None,
+        "protocol": s.protocol,
+        "operation": s.operation,
+        "status": s.status,
+        "lines": len(s.lines),
+        "created_at": s.created_at.isoformat(),
+        "transferred_at": s.transferred_at.isoformat() if s.transferred_at else None,
+    }
+
+
+@sessions.command("list")
+@click.option("--buyer", help="Buyer id.")
+@click.option("--user", help="User email or unique name.")
+@click.option("--status", help="open, transferred, ...")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def sessions_list(buyer, user, status, limit, as_json) -> None:
+    """Punchout sessions, newest first."""
+    from sqlalchemy import or_
+
+    from gateway.models import PunchoutSession, User
+
+    gateway = _gateway()
+    with gateway.db.transaction() as db:
+        stmt = select(PunchoutSession).order_by(PunchoutSession.id.desc()).limit(limit)
+        if buyer:
+            stmt = stmt.where(PunchoutSession.buyer_id == buyer)
+        if status:
+            stmt = stmt.where(PunchoutSession.status == status)
+        if user:
+            stmt = stmt.join(User, PunchoutSession.user_id == User.id).where(
+                or_(User.email == user.lower(), User.unique_name == user)
+            )
+        rows = [_session_row(s) for s in db.scalars(stmt)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no sessions")
+        return
+    click.echo(
+        f"{'ID':>6}  {'BUYER':<14} {'USER':<28} {'PROTO':<5} {'OP':<8} {'STATUS':<12} "
+        f"{'LINES':>5}  CREATED"
+    )
+    for r in rows:
+        click.echo(
+            f"{r['id']:>6}  {r['buyer']:<14} {(r['user'] or '-'):<28} {r['protocol']:<5} "
+            f"{r['operation']:<8} {r['status']:<12} {r['lines']:>5}  {r['created_at'][:19]}"
+        )
+
+
+@sessions.command("show")
+@click.argument("session_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def sessions_show(session_id: int, as_json: bool) -> None:
+    """One session: every event with its document, and the cart."""
+    from gateway.models import Event, PunchoutSession
+    from gateway.sessions.service import cart_view
+
+    gateway = _gateway()
+    with gateway.db.transaction() as db:
+        s = db.get(PunchoutSession, session_id)
+        if s is None:
+            raise click.ClickException(f"no session {session_id}")
+        info = _session_row(s)
+        info.update(
+            buyer_cookie=s.buyer_cookie,
+            return_url=s.return_url,
+            payload_id=s.payload_id,
+            identity=s.details.get("identity"),
+            cart=cart_view(s),
+        )
+        events = [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "level": e.level,
+                "message": e.message,
+                "data": e.data,
+                "document": e.document,
+            }
+            for e in db.scalars(select(Event).where(Event.session_id == s.id).order_by(Event.id))
+        ]
+    if as_json:
+        click.echo(json.dumps({**info, "events": events}, indent=2, default=str))
+        return
+    click.echo(
+        f"session {info['id']}  buyer {info['buyer']}  user {info['user'] or '-'}  "
+        f"{info['protocol']}/{info['operation']}  {info['status']}"
+    )
+    click.echo(f"BuyerCookie {info['buyer_cookie']}  return {info['return_url'] or '-'}")
+    click.echo("")
+    click.echo("cart:")
+    for item in info["cart"]["items"]:
+        click.echo(
+            f"  {item['quantity']:>6} x {item['sku']:<16} {item['unit_price']:>10} "
+            f"{item['currency']}  {item['description']}"
+        )
+    click.echo(f"  total {info['cart']['total']} {info['cart']['currency'] or ''}")
+    click.echo("")
+    click.echo("events:")
+    for e in events:
+        click.echo(f"  {e['at'][:19]}  {e['level']:<7} {e['kind']:<18} {e['message']}")
+        if e["document"]:
+            for line in e["document"].splitlines()[:200]:
+                click.echo(f"      | {line}")
+
+
+if __name__ == "__main__":
+    main()

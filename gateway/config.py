@@ -1,0 +1,78 @@
+"""Settings, read once from ``PUNCHGATE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("PUNCHGATE_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+def _persistent_secret_key(instance: Path) -> str:
+    """Return the development secret key, creating it once per instance folder.
+
+    A key generated per process would break every start token and stored
+    secret hash on restart, so an unset key is kept in the instance folder.
+    """
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    base_url: str = "http://127.0.0.1:8000"
+    marketplace_url: str | None = None
+    encryption_keys: tuple[str, ...] = ()
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    max_xml_depth: int = 100
+    start_token_ttl_seconds: int = 300
+    session_ttl_seconds: int = 8 * 3600
+    cxml_dtd_dir: str | None = None
+    default_cxml_version: str = "1.2.069"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = dict(os.environ if env is None else env)
+
+        def get(name: str, default=None):
+            return env.get(f"PUNCHGATE_{name}", default)
+
+        instance = Path(env.get("PUNCHGATE_INSTANCE_DIR", _instance_dir()))
+        database_url = get("DATABASE_URL") or f"sqlite:///{instance / 'punchgate.db'}"
+        secret_key = get("SECRET_KEY") or _persistent_secret_key(instance)
+        keys = tuple(k.strip() for k in (get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
+        values = dict(
+            database_url=database_url,
+            secret_key=secret_key,
+            base_url=(get("BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            marketplace_url=get("MARKETPLACE_URL") or None,
+            encryption_keys=keys,
+            max_document_bytes=int(get("MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)),
+            max_xml_depth=int(get("MAX_XML_DEPTH", 100)),
+            start_token_ttl_seconds=int(get("START_TOKEN_TTL", 300)),
+            session_ttl_seconds=int(get("SESSION_TTL", 8 * 3600)),
+            cxml_dtd_dir=get("CXML_DTD_DIR") or None,
+            default_cxml_version=get("CXML_VERSION", "1.2.069"),
+        )
+        values.update(overrides)
+        if values["database_url"].startswith("sqlite:///"):
+            Path(values["database_url"].removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        return cls(**values)

@@ -1,0 +1,200 @@
+"""Documents the gateway emits: Response/Status, ProfileResponse,
+PunchOutSetupResponse and PunchOutOrderMessage, in the DTD's element order."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from lxml import etree
+
+from gateway.cxml.errors import STATUS_TEXT
+from gateway.cxml.timestamps import format_timestamp
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+USER_AGENT = "Punchgate 0.1"
+
+
+def new_payload_id(host: str = "punchgate") -> str:
+    """``<epoch millis>.<pid>.<random>@<host>``, the form the cXML guide recommends."""
+    return f"{int(time.time() * 1000)}.{os.getpid()}.{secrets.token_hex(8)}@{host}"
+
+
+def doctype(version: str, dtd: str = "cXML.dtd") -> str:
+    return f'<!DOCTYPE cXML SYSTEM "http://xml.cxml.org/schemas/cXML/{version}/{dtd}">'
+
+
+def serialize(root: etree._Element, version: str, dtd: str = "cXML.dtd") -> bytes:
+    """UTF-8 with an explicit declaration and no BOM (Oracle double-decodes otherwise)."""
+    # Written by hand: lxml's declaration uses single quotes, which some
+    # buyer-side parsers refuse.
+    body = etree.tostring(root, encoding="UTF-8")
+    head = f'<?xml version="1.0" encoding="UTF-8"?>\n{doctype(version, dtd)}\n'
+    return head.encode("ascii") + body
+
+
+def money(value: Decimal) -> str:
+    """At least two decimals, up to four, never an exponent."""
+    value = Decimal(value).quantize(Decimal("0.0001"))
+    rendered = format(value, "f")
+    whole, _, frac = rendered.partition(".")
+    frac = frac.rstrip("0")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def quantity(value: Decimal) -> str:
+    rendered = format(Decimal(value).normalize(), "f")
+    return rendered
+
+
+def _root(version: str, payload_id: str | None, lang: str = "en-US") -> etree._Element:
+    root = etree.Element("cXML")
+    root.set("payloadID", payload_id or new_payload_id())
+    root.set("timestamp", format_timestamp())
+    root.set("version", version)
+    root.set(XML_LANG, lang)
+    return root
+
+
+def _status(parent: etree._Element, code: int, text: str | None, detail: str | None) -> None:
+    status = etree.SubElement(parent, "Status")
+    status.set("code", str(code))
+    status.set("text", text or STATUS_TEXT.get(code, "Unknown"))
+    status.set(XML_LANG, "en-US")
+    if detail:
+        status.text = detail
+
+
+def response(
+    code: int,
+    text: str | None = None,
+    detail: str | None = None,
+    *,
+    version: str,
+    body: etree._Element | None = None,
+) -> bytes:
+    """A cXML Response: always a Status, optionally one response element."""
+    root = _root(version, None)
+    resp = etree.SubElement(root, "Response")
+    _status(resp, code, text, detail)
+    if body is not None:
+        resp.append(body)
+    return serialize(root, version)
+
+
+def profile_response(transactions: Iterable[tuple[str, str]]) -> etree._Element:
+    body = etree.Element("ProfileResponse")
+    body.set("effectiveDate", format_timestamp())
+    for name, url in transactions:
+        tx = etree.SubElement(body, "Transaction")
+        tx.set("requestName", name)
+        etree.SubElement(tx, "URL").text = url
+    return body
+
+
+def setup_response(start_url: str) -> etree._Element:
+    body = etree.Element("PunchOutSetupResponse")
+    page = etree.SubElement(body, "StartPage")
+    etree.SubElement(page, "URL").text = start_url
+    return body
+
+
+@dataclass(frozen=True)
+class ItemIn:
+    sku: str
+    aux_id: str
+    quantity: Decimal
+    unit_price: Decimal
+    currency: str
+    description: str
+    uom: str
+    unspsc: str | None = None
+    manufacturer_part_id: str | None = None
+    manufacturer: str | None = None
+    lead_time_days: int | None = None
+    lang: str = "en-US"
+
+
+@dataclass(frozen=True)
+class OrderMessage:
+    """A PunchOutOrderMessage: the cart going back to the procurement system."""
+
+    buyer_cookie: str
+    from_: tuple[dict, ...]  # supplier credentials (domain, identity)
+    to: tuple[dict, ...]  # buyer credentials
+    sender: tuple[dict, ...]
+    operation_allowed: str
+    currency: str
+    items: tuple[ItemIn, ...]
+    version: str
+    payload_id: str | None = None
+    deployment_mode: str = "production"
+
+    @property
+    def total(self) -> Decimal:
+        return sum((i.unit_price * i.quantity for i in self.items), Decimal("0"))
+
+
+def _party(parent: etree._Element, name: str, credentials: Iterable[dict]) -> etree._Element:
+    party = etree.SubElement(parent, name)
+    for cred in credentials:
+        el = etree.SubElement(party, "Credential")
+        el.set("domain", cred["domain"])
+        # Never a SharedSecret: the message travels through the user's browser.
+        etree.SubElement(el, "Identity").text = cred["identity"]
+    return party
+
+
+def order_message(msg: OrderMessage) -> bytes:
+    root = _root(msg.version, msg.payload_id)
+    header = etree.SubElement(root, "Header")
+    _party(header, "From", msg.from_)
+    _party(header, "To", msg.to)
+    sender = _party(header, "Sender", msg.sender)
+    etree.SubElement(sender, "UserAgent").text = USER_AGENT
+    message = etree.SubElement(root, "Message")
+    if msg.deployment_mode == "test":
+        message.set("deploymentMode", "test")
+    poom = etree.SubElement(message, "PunchOutOrderMessage")
+    etree.SubElement(poom, "BuyerCookie").text = msg.buyer_cookie
+    head = etree.SubElement(poom, "PunchOutOrderMessageHeader")
+    head.set("operationAllowed", msg.operation_allowed)
+    total = etree.SubElement(head, "Total")
+    m = etree.SubElement(total, "Money")
+    m.set("currency", msg.currency)
+    m.text = money(msg.total)
+    for number, item in enumerate(msg.items, start=1):
+        _item_in(poom, item, number)
+    return serialize(root, msg.version)
+
+
+def _item_in(parent: etree._Element, item: ItemIn, number: int) -> None:
+    el = etree.SubElement(parent, "ItemIn")
+    el.set("quantity", quantity(item.quantity))
+    el.set("lineNumber", str(number))
+    item_id = etree.SubElement(el, "ItemID")
+    etree.SubElement(item_id, "SupplierPartID").text = item.sku
+    etree.SubElement(item_id, "SupplierPartAuxiliaryID").text = item.aux_id
+    detail = etree.SubElement(el, "ItemDetail")
+    price = etree.SubElement(etree.SubElement(detail, "UnitPrice"), "Money")
+    price.set("currency", item.currency)
+    price.text = money(item.unit_price)
+    desc = etree.SubElement(detail, "Description")
+    desc.set(XML_LANG, item.lang)
+    desc.text = item.description
+    etree.SubElement(detail, "UnitOfMeasure").text = item.uom
+    classification = etree.SubElement(detail, "Classification")
+    classification.set("domain", "UNSPSC")
+    classification.text = item.unspsc or ""
+    if item.manufacturer_part_id:
+        etree.SubElement(detail, "ManufacturerPartID").text = item.manufacturer_part_id
+    if item.manufacturer:
+        name = etree.SubElement(detail, "ManufacturerName")
+        name.set(XML_LANG, item.lang)
+        name.text = item.manufacturer
+    if item.lead_time_days is not None:
+        etree.SubElement(detail, "LeadTime").text = str(item.lead_time_days)

@@ -1,0 +1,301 @@
+"""Inbound cXML: parse under the XML policy, authenticate, dispatch, answer.
+
+Every answer is a cXML Response with a Status. A request either commits all
+it stores (session, user, events) or nothing but its rejection event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gateway.cxml import documents
+from gateway.cxml.envelope import Envelope, parse_envelope
+from gateway.cxml.errors import (
+    BadRequest,
+    CxmlError,
+    InternalError,
+    NotImplementedRequest,
+    Unauthorized,
+)
+from gateway.cxml.setup import parse_setup_request, user_identity
+from gateway.models import Supplier, utcnow
+from gateway.sessions import service as sessions
+from gateway.sessions.events import record, redact_document
+from gateway.state import Gateway
+from gateway.xml import MalformedXML, UnsafeXML, parse
+from provisioning.authn import Authenticated, AuthenticationFailed, authenticate
+from provisioning.buyers import url_allowed
+from provisioning.users import Identity, UserRefused, resolve_user
+
+log = logging.getLogger(__name__)
+EXCERPT = 4096
+
+
+@dataclass(frozen=True)
+class Answer:
+    code: int
+    body: bytes
+
+    @property
+    def http_status(self) -> int:
+        # Transient failures are also HTTP 500 so that HTTP-level retries fire;
+        # every other outcome is carried by the cXML Status alone.
+        return 500 if self.code >= 500 else 200
+
+
+@dataclass
+class Context:
+    gateway: Gateway
+    envelope: Envelope
+    auth: Authenticated
+    raw: bytes
+
+    @property
+    def version(self) -> str:
+        buyer_version = self.auth.buyer.settings.get("cxml", {}).get("version")
+        return buyer_version or self.gateway.settings.default_cxml_version
+
+
+@dataclass(frozen=True)
+class Handled:
+    code: int
+    body: object = None  # the response element, if any
+    session_id: int | None = None
+
+
+Handler = Callable[[Session, Context], Handled]
+
+
+def _profile(db: Session, ctx: Context):
+    url = ctx.gateway.url("/cxml")
+    transactions = [(name, url) for name in sorted(HANDLERS)]
+    record(db, "profile", "ProfileResponse sent", buyer_id=ctx.auth.buyer.id)
+    return Handled(200, documents.profile_response(transactions))
+
+
+def _setup(db: Session, ctx: Context):
+    buyer = ctx.auth.buyer
+    setup = parse_setup_request(ctx.envelope.body)
+    return_url = setup.browser_form_post
+    if return_url and not url_allowed(return_url, buyer.return_url_prefixes):
+        raise BadRequest(
+            f"BrowserFormPost URL {return_url!r} is not among the return URLs allowed for "
+            f"buyer {buyer.id!r}"
+        )
+    found = user_identity(setup)
+    identity = Identity(found.email, found.unique_name, found.name, found.roles, found.source)
+    try:
+        user, decisions = resolve_user(db, buyer, identity)
+    except UserRefused as exc:
+        raise Unauthorized(exc.message) from None
+    supplier = db.query(Supplier).first()
+    opened = sessions.open_session(
+        db,
+        buyer=buyer,
+        user=user,
+        protocol="cxml",
+        operation=setup.operation,
+        token_ttl=ctx.gateway.settings.start_token_ttl_seconds,
+        buyer_cookie=setup.buyer_cookie,
+        return_url=return_url,
+        payload_id=ctx.envelope.payload_id,
+        cxml_version=ctx.version,
+        selected_sku=setup.selected_item,
+        details={
+            "from": [c.public() for c in ctx.envelope.from_],
+            "to": [c.public() for c in ctx.envelope.to],
+            "supplier": supplier.credentials if supplier else [],
+            "user_agent": ctx.envelope.user_agent,
+            "deployment_mode": ctx.envelope.deployment_mode,
+            "timestamp": ctx.envelope.timestamp_raw,
+            "identity": {
+                "email": identity.email,
+                "unique_name": identity.unique_name,
+                "name": identity.name,
+                "roles": list(identity.roles),
+                "source": identity.source,
+            },
+            "extrinsics": setup.extrinsics,
+            "ship_to": setup.ship_to,
+            "auth": {"method": ctx.auth.method, "sender": ctx.auth.sender},
+        },
+    )
+    session = opened.session
+    _log_request(db, ctx, session.id)
+    for decision in decisions:
+        record(
+            db,
+            decision.kind,
+            decision.message,
+            buyer_id=buyer.id,
+            session_id=session.id,
+            data=decision.data,
+        )
+    if not return_url:
+        record(
+            db,
+            "setup.warning",
+            "no BrowserFormPost URL: the cart cannot be sent back",
+            buyer_id=buyer.id,
+            session_id=session.id,
+            level="warning",
+        )
+    if setup.items:
+        for warning in sessions.rebuild_cart(db, session, setup.items):
+            record(
+                db,
+                "cart.rebuild",
+                warning,
+                buyer_id=buyer.id,
+                session_id=session.id,
+                level="warning",
+            )
+        record(
+            db,
+            "cart.rebuilt",
+            f"cart rebuilt from {len(setup.items)} ItemOut line(s) for {setup.operation}",
+            buyer_id=buyer.id,
+            session_id=session.id,
+            data={"lines": len(session.lines)},
+        )
+    record(
+        db,
+        "session.created",
+        f"{setup.operation} session for {identity.label}; StartPage issued",
+        buyer_id=buyer.id,
+        session_id=session.id,
+        data={"buyer_cookie": setup.buyer_cookie, "operation": setup.operation},
+    )
+    start_url = ctx.gateway.url(f"/punchout/start/{opened.start_token}")
+    return Handled(200, documents.setup_response(start_url), session.id)
+
+
+HANDLERS: dict[str, Handler] = {
+    "ProfileRequest": _profile,
+    "PunchOutSetupRequest": _setup,
+}
+
+
+def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
+    record(
+        db,
+        "document.in",
+        f"{ctx.envelope.name} received ({ctx.envelope.payload_id})",
+        buyer_id=ctx.auth.buyer.id,
+        session_id=session_id,
+        data={
+            "payload_id": ctx.envelope.payload_id,
+            "version": ctx.envelope.version,
+            "user_agent": ctx.envelope.user_agent,
+        },
+        document=redact_document(ctx.raw),
+    )
+    record(
+        db,
+        "auth.ok",
+        f"authenticated {ctx.auth.sender} by {ctx.auth.method}",
+        buyer_id=ctx.auth.buyer.id,
+        session_id=session_id,
+        data={"method": ctx.auth.method, "sender": ctx.auth.sender},
+    )
+
+
+def handle(gateway: Gateway, raw: bytes) -> Answer:
+    """Answer one POST /cxml body."""
+    version = gateway.settings.default_cxml_version
+    buyer_id = None
+    envelope = None
+    try:
+        try:
+            doc = parse(
+                raw,
+                max_bytes=gateway.settings.max_document_bytes,
+                max_depth=gateway.settings.max_xml_depth,
+            )
+        except UnsafeXML as exc:
+            raise BadRequest(f"document refused: {exc}") from None
+        except MalformedXML as exc:
+            raise BadRequest(str(exc)) from None
+        envelope = parse_envelope(doc)
+        with gateway.db.transaction() as db:
+            try:
+                auth = authenticate(db, gateway.box, envelope, utcnow())
+            except AuthenticationFailed as exc:
+                buyer_id = exc.buyer_id
+                raise
+            buyer_id = auth.buyer.id
+            ctx = Context(gateway, envelope, auth, raw)
+            version = ctx.version
+            handler = HANDLERS.get(envelope.name)
+            if handler is None or envelope.kind != "Request":
+                raise NotImplementedRequest(
+                    f"{envelope.kind} {envelope.name} is not supported by this gateway"
+                )
+            result = handler(db, ctx)
+            if result.session_id is None:
+                _log_request(db, ctx, None)
+            answer = documents.response(result.code, version=version, body=result.body)
+            record(
+                db,
+                "document.out",
+                f"Response {result.code} sent",
+                buyer_id=buyer_id,
+                session_id=result.session_id,
+                data={"code": result.code},
+                document=redact_document(answer),
+            )
+        return Answer(result.code, answer)
+    except CxmlError as exc:
+        return _reject(gateway, exc, raw, version, buyer_id, envelope)
+    except SQLAlchemyError:
+        log.exception("database failure while handling cXML")
+        return _reject(
+            gateway,
+            InternalError("temporary database failure; retry later"),
+            raw,
+            version,
+            buyer_id,
+            envelope,
+        )
+
+
+def _reject(gateway, exc: CxmlError, raw: bytes, version: str, buyer_id, envelope) -> Answer:
+    body = documents.response(exc.code, exc.text, exc.detail, version=version)
+    kind = "auth.failed" if isinstance(exc, Unauthorized) else "document.rejected"
+    excerpt = raw[:EXCERPT]
+    data = {"code": exc.code, "bytes": len(raw)}
+    if envelope is not None:
+        data.update(
+            payload_id=envelope.payload_id, request=envelope.name, user_agent=envelope.user_agent
+        )
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        data["reasons"] = reasons
+    # Policy refusals (entities, subsets, size) keep no part of the document.
+    keep = None if exc.code == 400 and "refused" in exc.detail else redact_document(excerpt)
+    try:
+        with gateway.db.transaction() as db:
+            record(
+                db,
+                kind,
+                f"{exc.code} {exc.detail}",
+                buyer_id=buyer_id,
+                level="error",
+                data=data,
+                document=keep,
+            )
+    except SQLAlchemyError:
+        log.exception("could not record a rejection event")
+    return Answer(exc.code, body)
+
+
+def reject_oversize(gateway: Gateway, length: int) -> Answer:
+    """Refuse a body by its announced length, without reading it."""
+    limit = gateway.settings.max_document_bytes
+    exc = BadRequest(f"document refused: {length} bytes is over the limit of {limit} bytes")
+    return _reject(gateway, exc, b"", gateway.settings.default_cxml_version, None, None)

@@ -1,0 +1,1 @@
+"""The marketplace behind the gateway: the embedded catalog (and, later, order flow)."""

@@ -1,0 +1,248 @@
+"""SQLAlchemy models. Migrations live beside this file in ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in Python on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Money(TypeDecorator):
+    """Exact decimals: NUMERIC where the database has it, canonical text on SQLite."""
+
+    impl = Numeric(18, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(18, 4))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Supplier(Base):
+    __tablename__ = "suppliers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credentials: Mapped[list] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Buyer(Base):
+    __tablename__ = "buyers"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    return_url_prefixes: Mapped[list] = mapped_column(JSON, default=list)
+    # Non-secret configuration (cxml options, oci, provisioning, outbound url).
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    credentials: Mapped[list[BuyerCredential]] = relationship(
+        back_populates="buyer", cascade="all, delete-orphan"
+    )
+
+
+class BuyerCredential(Base):
+    """An identity a buyer uses, and its secret (hashed, and encrypted when needed)."""
+
+    __tablename__ = "buyer_credentials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # from | sender | oci | outbound
+    domain: Mapped[str] = mapped_column(String(200), default="")  # lower-cased
+    identity: Mapped[str] = mapped_column(String(200))  # lower-cased
+    secret_hash: Mapped[str | None] = mapped_column(String(200))
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    buyer: Mapped[Buyer] = relationship(back_populates="credentials")
+    __table_args__ = (Index("ix_buyer_credentials_lookup", "kind", "domain", "identity"),)
+
+
+class User(Base):
+    """A person at a buyer, as the procurement system identified them."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(320))  # lower-cased
+    unique_name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        Index("ix_users_buyer_email", "buyer_id", "email"),
+        Index("ix_users_buyer_unique_name", "buyer_id", "unique_name"),
+    )
+
+
+class Product(Base):
+    __tablename__ = "products"
+    sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    uom: Mapped[str] = mapped_column(String(10))
+    unspsc: Mapped[str | None] = mapped_column(String(20))
+    manufacturer: Mapped[str | None] = mapped_column(String(200))
+    manufacturer_part_id: Mapped[str | None] = mapped_column(String(100))
+    lead_time_days: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(100))
+
+
+class ContractPrice(Base):
+    __tablename__ = "contract_prices"
+    buyer_id: Mapped[str] = mapped_column(
+        ForeignKey("buyers.id", ondelete="CASCADE"), primary_key=True
+    )
+    sku: Mapped[str] = mapped_column(
+        ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True
+    )
+    price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class PunchoutSession(Base):
+    __tablename__ = "punchout_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    protocol: Mapped[str] = mapped_column(String(8))  # cxml | oci
+    operation: Mapped[str] = mapped_column(String(16))  # create | edit | inspect
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    buyer_cookie: Mapped[str | None] = mapped_column(String(500))
+    return_url: Mapped[str | None] = mapped_column(Text)
+    payload_id: Mapped[str | None] = mapped_column(String(300))
+    cxml_version: Mapped[str | None] = mapped_column(String(16))
+    selected_sku: Mapped[str | None] = mapped_column(String(100))
+    # Protocol details needed to answer: mirrored credentials, OCI echo parameters,
+    # the user identity as received.
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    start_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    start_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    buyer: Mapped[Buyer] = relationship()
+    user: Mapped[User | None] = relationship()
+    lines: Mapped[list[CartLine]] = relationship(
+        back_populates="session", order_by="CartLine.position", cascade="all, delete-orphan"
+    )
+    __table_args__ = (
+        Index("ix_punchout_sessions_buyer_created", "buyer_id", "created_at"),
+        Index("ix_punchout_sessions_user", "user_id"),
+    )
+
+
+class CartLine(Base):
+    __tablename__ = "cart_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("punchout_sessions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    # The line identity sent as SupplierPartAuxiliaryID / EXT_PRODUCT_ID; kept
+    # across edit sessions so orders can be matched to the line they came from.
+    aux_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    list_price: Mapped[Decimal] = mapped_column(Money)
+    contract_price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(Text)
+    uom: Mapped[str] = mapped_column(String(10))
+    unspsc: Mapped[str | None] = mapped_column(String(20))
+    manufacturer: Mapped[str | None] = mapped_column(String(200))
+    manufacturer_part_id: Mapped[str | None] = mapped_column(String(100))
+    lead_time_days: Mapped[int | None] = mapped_column(Integer)
+
+    session: Mapped[PunchoutSession] = relationship(back_populates="lines")
+    __table_args__ = (
+        UniqueConstraint("session_id", "sku", name="uq_cart_lines_session_sku"),
+        Index("ix_cart_lines_aux_id", "aux_id"),
+    )
+
+
+class Event(Base):
+    """Append-only log: what happened, to which buyer and session, with the document."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    buyer_id: Mapped[str | None] = mapped_column(String(64))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("punchout_sessions.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str] = mapped_column(String(8), default="info")  # info | warning | error
+    message: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    document: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_events_session", "session_id", "id"),
+        Index("ix_events_buyer_at", "buyer_id", "at"),
+    )

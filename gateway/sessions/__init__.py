@@ -1,0 +1,1 @@
+"""Punchout session lifecycle: creation, StartPage tokens, cart, transfer, event log."""

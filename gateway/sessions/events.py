@@ -1,0 +1,66 @@
+"""The append-only session log, and redaction of documents before they are kept."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from gateway.models import Event
+
+REDACTED = "[redacted]"
+
+# Element content that is a secret. Matched on the text so that the stored
+# document keeps the sender's exact formatting; CDATA is covered because the
+# match runs to the closing tag.
+_SECRET_ELEMENTS = re.compile(
+    rb"(<(SharedSecret|CredentialMac)\b[^>]*>)(.*?)(</\2\s*>)", re.DOTALL | re.IGNORECASE
+)
+_SECRET_EMPTY_OK = re.compile(rb"<(SharedSecret|CredentialMac)\b[^>]*/>", re.IGNORECASE)
+
+
+def redact_document(raw: bytes, limit: int = 2 * 1024 * 1024) -> str:
+    """The document as text with every SharedSecret and CredentialMac blanked out."""
+    cleaned = _SECRET_ELEMENTS.sub(lambda m: m.group(1) + REDACTED.encode() + m.group(4), raw)
+    # A secret element left open (truncated or hostile input) would survive the
+    # substitution above; drop everything after it rather than keep a secret.
+    lowered = cleaned.lower()
+    for tag in (b"<sharedsecret", b"<credentialmac"):
+        start = 0
+        while (pos := lowered.find(tag, start)) != -1:
+            end = lowered.find(b">", pos)
+            segment = cleaned[pos : end + 1] if end != -1 else b""
+            after = cleaned[end + 1 : end + 1 + len(REDACTED)] if end != -1 else b""
+            if end == -1 or (not segment.endswith(b"/>") and after != REDACTED.encode()):
+                cleaned = cleaned[:pos] + b"<!-- truncated: unterminated secret -->"
+                lowered = cleaned.lower()
+                break
+            start = end + 1
+    text = cleaned.decode("utf-8", errors="replace")
+    if len(text) > limit:
+        text = text[:limit] + "\n<!-- truncated -->"
+    return text
+
+
+def record(
+    db: Session,
+    kind: str,
+    message: str = "",
+    *,
+    buyer_id: str | None = None,
+    session_id: int | None = None,
+    level: str = "info",
+    data: dict | None = None,
+    document: str | None = None,
+) -> Event:
+    event = Event(
+        kind=kind,
+        message=message,
+        buyer_id=buyer_id,
+        session_id=session_id,
+        level=level,
+        data=data or {},
+        document=document,
+    )
+    db.add(event)
+    return event

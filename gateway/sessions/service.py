@@ -1,0 +1,372 @@
+"""Punchout sessions: open, start (single-use token), cart changes, transfer."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gateway.marketplace.catalog import product_for
+from gateway.models import Buyer, CartLine, PunchoutSession, User, utcnow
+from gateway.sessions.events import record
+
+MAX_QUANTITY = Decimal("1000000")
+
+
+class SessionError(Exception):
+    """A session operation refused; ``status`` is the HTTP status to answer with."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+def new_token() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    # Tokens are random, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_aux_id() -> str:
+    return f"PG-{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True)
+class Opened:
+    session: PunchoutSession
+    start_token: str
+
+
+def open_session(
+    db: Session,
+    *,
+    buyer: Buyer,
+    user: User | None,
+    protocol: str,
+    operation: str,
+    token_ttl: int,
+    buyer_cookie: str | None = None,
+    return_url: str | None = None,
+    payload_id: str | None = None,
+    cxml_version: str | None = None,
+    selected_sku: str | None = None,
+    details: dict | None = None,
+) -> Opened:
+    token = new_token()
+    now = utcnow()
+    session = PunchoutSession(
+        buyer_id=buyer.id,
+        user_id=user.id if user else None,
+        protocol=protocol,
+        operation=operation,
+        status="open",
+        buyer_cookie=buyer_cookie,
+        return_url=return_url,
+        payload_id=payload_id,
+        cxml_version=cxml_version,
+        selected_sku=selected_sku,
+        details=details or {},
+        start_token_hash=hash_token(token),
+        start_token_expires_at=now + timedelta(seconds=token_ttl),
+        created_at=now,
+    )
+    db.add(session)
+    db.flush()
+    return Opened(session, token)
+
+
+def rebuild_cart(db: Session, session: PunchoutSession, items) -> list[str]:
+    """Re-create a cart from ItemOut lines (edit/inspect); returns warnings.
+
+    A line is recognised by its SupplierPartAuxiliaryID among this buyer's
+    earlier carts, which keeps its identity for order matching; an unknown
+    aux id falls back to the SupplierPartID.
+    """
+    warnings: list[str] = []
+    for item in items:
+        sku = item.supplier_part_id
+        aux_id = None
+        if item.aux_id:
+            known = db.execute(
+                select(CartLine.sku, CartLine.aux_id)
+                .join(PunchoutSession, CartLine.session_id == PunchoutSession.id)
+                .where(PunchoutSession.buyer_id == session.buyer_id, CartLine.aux_id == item.aux_id)
+                .limit(1)
+            ).first()
+            if known:
+                sku, aux_id = known
+            else:
+                warnings.append(
+                    f"SupplierPartAuxiliaryID {item.aux_id!r} is not from an earlier cart of "
+                    f"this buyer; line taken by SupplierPartID {sku!r}"
+                )
+        if product_for(db, session.buyer_id, sku) is None:
+            warnings.append(f"product {sku!r} is no longer in the catalog; line dropped")
+            continue
+        if item.quantity <= 0:
+            continue
+        set_quantity(db, session, sku, item.quantity, aux_id=aux_id, log=False, check_open=False)
+    return warnings
+
+
+def start(db: Session, token: str, session_ttl: int) -> tuple[PunchoutSession, str]:
+    """Redeem a StartPage token once; return the session and its bearer token."""
+    now = utcnow()
+    token_hash = hash_token(token)
+    session_token = new_token()
+    claimed = db.execute(
+        update(PunchoutSession)
+        .where(
+            PunchoutSession.start_token_hash == token_hash,
+            PunchoutSession.started_at.is_(None),
+            PunchoutSession.start_token_expires_at > now,
+        )
+        .values(
+            started_at=now,
+            session_token_hash=hash_token(session_token),
+            expires_at=now + timedelta(seconds=session_ttl),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session = db.scalar(
+        select(PunchoutSession).where(PunchoutSession.start_token_hash == token_hash)
+    )
+    if claimed.rowcount != 1:
+        if session is None:
+            raise SessionError("This punchout link is not valid.", 404)
+        if session.started_at is not None:
+            record(
+                db,
+                "start.reused",
+                "StartPage link opened a second time; refused",
+                buyer_id=session.buyer_id,
+                session_id=session.id,
+                level="warning",
+            )
+            raise SessionError(
+                "This punchout link was already used. Start again from your procurement system.",
+                410,
+            )
+        record(
+            db,
+            "start.expired",
+            "StartPage link opened after it expired; refused",
+            buyer_id=session.buyer_id,
+            session_id=session.id,
+            level="warning",
+        )
+        raise SessionError(
+            "This punchout link has expired. Start again from your procurement system.", 410
+        )
+    db.refresh(session)
+    record(
+        db,
+        "start",
+        "StartPage opened; shopping session started",
+        buyer_id=session.buyer_id,
+        session_id=session.id,
+    )
+    return session, session_token
+
+
+def by_token(db: Session, token: str | None) -> PunchoutSession:
+    """The session a bearer token opens, or SessionError (401) when none."""
+    if not token:
+        raise SessionError("No punchout session: the session token is missing.", 401)
+    session = db.scalar(
+        select(PunchoutSession).where(PunchoutSession.session_token_hash == hash_token(token))
+    )
+    if session is None:
+        raise SessionError("This punchout session is not known.", 401)
+    if session.expires_at and session.expires_at < utcnow():
+        raise SessionError(
+            "This punchout session has expired. Start again from your procurement system.", 401
+        )
+    return session
+
+
+def _check_open(session: PunchoutSession) -> None:
+    if session.operation == "inspect":
+        raise SessionError("This cart was opened for inspection only and cannot be changed.", 409)
+    if session.status != "open":
+        raise SessionError(f"This cart was already {session.status}; it can no longer change.", 409)
+
+
+def parse_quantity(value) -> Decimal:
+    try:
+        quantity = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise SessionError(f"quantity {value!r} is not a number") from None
+    if not quantity.is_finite() or quantity < 0 or quantity > MAX_QUANTITY:
+        raise SessionError(f"quantity must be between 0 and {MAX_QUANTITY}")
+    if quantity != quantity.quantize(Decimal("0.001")):
+        raise SessionError("quantity has more than three decimals")
+    return quantity
+
+
+def set_quantity(
+    db: Session,
+    session: PunchoutSession,
+    sku: str,
+    quantity: Decimal,
+    *,
+    add: bool = False,
+    aux_id: str | None = None,
+    log: bool = True,
+    check_open: bool = True,
+) -> None:
+    """Set (or with ``add``, increase) a line's quantity; 0 removes the line."""
+    if check_open:
+        _check_open(session)
+    line = next((line for line in session.lines if line.sku == sku), None)
+    if line is None and quantity == 0:
+        if add:
+            raise SessionError("quantity must be more than 0")
+        raise SessionError(f"product {sku!r} is not in the cart", 404)
+    if line is None:
+        found = product_for(db, session.buyer_id, sku)
+        if found is None:
+            raise SessionError(f"product {sku!r} is not in the catalog", 404)
+        p = found.product
+        position = max((li.position for li in session.lines), default=0) + 1
+        line = CartLine(
+            session=session,
+            position=position,
+            aux_id=aux_id or new_aux_id(),
+            sku=p.sku,
+            quantity=quantity,
+            unit_price=found.price,
+            list_price=found.list_price,
+            contract_price=found.contract_price,
+            currency=p.currency,
+            description=p.description,
+            uom=p.uom,
+            unspsc=p.unspsc,
+            manufacturer=p.manufacturer,
+            manufacturer_part_id=p.manufacturer_part_id,
+            lead_time_days=p.lead_time_days,
+        )
+        db.add(line)
+        if log:
+            record(
+                db,
+                "cart.add",
+                f"added {quantity} x {sku} at {found.price} {p.currency}",
+                buyer_id=session.buyer_id,
+                session_id=session.id,
+                data={
+                    "sku": sku,
+                    "quantity": str(quantity),
+                    "unit_price": str(found.price),
+                    "list_price": str(found.list_price),
+                    "contract_price": None
+                    if found.contract_price is None
+                    else str(found.contract_price),
+                },
+            )
+        db.flush()
+        return
+    before = line.quantity
+    new = before + quantity if add else quantity
+    if new > MAX_QUANTITY:
+        raise SessionError(f"quantity must be at most {MAX_QUANTITY}")
+    if new == 0:
+        session.lines.remove(line)
+        db.delete(line)
+        if log:
+            record(
+                db,
+                "cart.remove",
+                f"removed {sku} (was {before})",
+                buyer_id=session.buyer_id,
+                session_id=session.id,
+                data={"sku": sku, "quantity_before": str(before)},
+            )
+    else:
+        line.quantity = new
+        if log:
+            record(
+                db,
+                "cart.update",
+                f"{sku}: quantity {before} -> {new}",
+                buyer_id=session.buyer_id,
+                session_id=session.id,
+                data={"sku": sku, "quantity_before": str(before), "quantity": str(new)},
+            )
+    db.flush()
+
+
+def remove(db: Session, session: PunchoutSession, sku: str) -> None:
+    set_quantity(db, session, sku, Decimal(0))
+
+
+def cart_view(session: PunchoutSession) -> dict:
+    items = [
+        {
+            "sku": line.sku,
+            "line_id": line.aux_id,
+            "description": line.description,
+            "quantity": str(line.quantity.normalize())
+            if line.quantity == line.quantity.to_integral()
+            else str(line.quantity),
+            "unit_price": str(line.unit_price),
+            "list_price": str(line.list_price),
+            "contract_price": None if line.contract_price is None else str(line.contract_price),
+            "currency": line.currency,
+            "uom": line.uom,
+            "line_total": str((line.unit_price * line.quantity).quantize(Decimal("0.01"))),
+        }
+        for line in session.lines
+    ]
+    total = sum((line.unit_price * line.quantity for line in session.lines), Decimal(0))
+    currency = session.lines[0].currency if session.lines else None
+    return {"items": items, "total": str(total.quantize(Decimal("0.01"))), "currency": currency}
+
+
+def session_view(session: PunchoutSession) -> dict:
+    user = session.user
+    return {
+        "id": session.id,
+        "buyer": {"id": session.buyer_id, "name": session.buyer.name},
+        "user": {
+            "email": user.email if user else None,
+            "name": user.name if user else None,
+            "roles": list(user.roles) if user else [],
+        },
+        "protocol": session.protocol,
+        "operation": session.operation,
+        "cart": cart_view(session),
+        "status": session.status,
+    }
+
+
+def mark_transferred(db: Session, session: PunchoutSession) -> datetime:
+    now = utcnow()
+    claimed = db.execute(
+        update(PunchoutSession)
+        .where(PunchoutSession.id == session.id, PunchoutSession.status == "open")
+        .values(status="transferred", transferred_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise SessionError("This cart was already transferred.", 409)
+    session.status = "transferred"
+    session.transferred_at = now
+    return now
+
+
+def count_sessions(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(PunchoutSession)) or 0

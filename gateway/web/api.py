@@ -1,0 +1,121 @@
+"""/api/v1/punchout: the JSON session API used by storefronts (the embedded one too)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+
+from gateway.sessions import service as sessions
+from gateway.sessions.events import record
+from gateway.sessions.transfer import transfer as transfer_cart
+from gateway.web import current_gateway
+from gateway.web.session_auth import session_token
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1/punchout")
+
+
+def _error(exc: sessions.SessionError):
+    return jsonify(error=exc.message), exc.status
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if isinstance(data, dict):
+        return data
+    return request.form.to_dict()
+
+
+def _logged_failure(db, session, call: str, exc: sessions.SessionError) -> None:
+    record(
+        db,
+        "api.refused",
+        f"{call}: {exc.message}",
+        buyer_id=session.buyer_id,
+        session_id=session.id,
+        level="warning",
+        data={"status": exc.status},
+    )
+
+
+@bp.get("/session")
+def get_session():
+    gateway = current_gateway()
+    try:
+        with gateway.db.transaction() as db:
+            session = sessions.by_token(db, session_token())
+            record(
+                db, "api.session", "session read", buyer_id=session.buyer_id, session_id=session.id
+            )
+            return jsonify(sessions.session_view(session))
+    except sessions.SessionError as exc:
+        return _error(exc)
+
+
+def _cart_change(call: str, change):
+    gateway = current_gateway()
+    try:
+        with gateway.db.transaction() as db:
+            session = sessions.by_token(db, session_token())
+            try:
+                change(db, session)
+            except sessions.SessionError as exc:
+                _logged_failure(db, session, call, exc)
+                failure = exc
+            else:
+                return jsonify(sessions.cart_view(session))
+        return _error(failure)
+    except sessions.SessionError as exc:
+        return _error(exc)
+
+
+@bp.post("/cart/items")
+def add_item():
+    data = _body()
+
+    def change(db, session):
+        sku = str(data.get("sku") or "").strip()
+        if not sku:
+            raise sessions.SessionError("sku is required")
+        quantity = sessions.parse_quantity(data.get("quantity", 1))
+        if quantity == 0:
+            raise sessions.SessionError("quantity must be more than 0")
+        sessions.set_quantity(db, session, sku, quantity, add=True)
+
+    return _cart_change("add item", change)
+
+
+@bp.put("/cart/items/<path:sku>")
+def set_item(sku: str):
+    data = _body()
+
+    def change(db, session):
+        if "quantity" not in data:
+            raise sessions.SessionError("quantity is required")
+        sessions.set_quantity(db, session, sku, sessions.parse_quantity(data["quantity"]))
+
+    return _cart_change("set quantity", change)
+
+
+@bp.delete("/cart/items/<path:sku>")
+def delete_item(sku: str):
+    return _cart_change("remove item", lambda db, session: sessions.remove(db, session, sku))
+
+
+@bp.post("/transfer")
+def transfer():
+    """Close the session; answer the page whose form carries the cart to the buyer."""
+    gateway = current_gateway()
+    try:
+        with gateway.db.transaction() as db:
+            session = sessions.by_token(db, session_token())
+            try:
+                form = transfer_cart(db, session, gateway.settings.default_cxml_version)
+            except sessions.SessionError as exc:
+                _logged_failure(db, session, "transfer", exc)
+                failure = exc
+            else:
+                return render_template("transfer.html", form=form, buyer=session.buyer)
+        raise failure
+    except sessions.SessionError as exc:
+        if request.accept_mimetypes.best == "application/json":
+            return _error(exc)
+        return render_template("error.html", title="Cart not sent", message=exc.message), exc.status

@@ -1,0 +1,24 @@
+"""POST /cxml: every inbound cXML request."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from gateway import inbound
+from gateway.web import current_gateway
+
+bp = Blueprint("cxml", __name__)
+
+
+@bp.post("/cxml")
+def receive() -> Response:
+    gateway = current_gateway()
+    limit = gateway.settings.max_document_bytes
+    if request.content_length is not None and request.content_length > limit:
+        answer = inbound.reject_oversize(gateway, request.content_length)
+    else:
+        # Read one byte past the limit so a chunked body that is too large is
+        # recognised without reading all of it.
+        raw = request.stream.read(limit + 1)
+        answer = inbound.handle(gateway, raw)
+    return Response(answer.body, status=answer.http_status, content_type="text/xml; charset=utf-8")

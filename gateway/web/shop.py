@@ -1,0 +1,152 @@
+"""/shop: the embedded storefront (browse, search, product, cart, transfer).
+
+Pages carry the session token in links and forms; cart forms work without
+JavaScript and shop.js upgrades them to calls of the JSON session API.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from gateway.marketplace import catalog
+from gateway.sessions import service as sessions
+from gateway.sessions.events import record
+from gateway.web import current_gateway
+from gateway.web.session_auth import session_token
+
+bp = Blueprint("shop", __name__, url_prefix="/shop")
+PAGE_SIZE = 24
+
+
+def _page(template: str, db, session, token: str, **context):
+    cart = sessions.cart_view(session)
+    return render_template(
+        template,
+        session=session,
+        token=token,
+        buyer=session.buyer,
+        user=session.user,
+        cart=cart,
+        cart_count=len(cart["items"]),
+        read_only=session.operation == "inspect" or session.status != "open",
+        categories=catalog.categories(db),
+        **context,
+    )
+
+
+def _error(exc: sessions.SessionError):
+    return render_template("error.html", title="Punchout session", message=exc.message), exc.status
+
+
+@bp.get("/")
+def index():
+    gateway = current_gateway()
+    token = session_token()
+    query = request.args.get("q", "").strip()[:200]
+    category = request.args.get("category") or None
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    try:
+        with gateway.db.transaction() as db:
+            session = sessions.by_token(db, token)
+            products, total = catalog.search(
+                db, session.buyer_id, query, category, PAGE_SIZE, (page - 1) * PAGE_SIZE
+            )
+            if query:
+                record(
+                    db,
+                    "shop.search",
+                    f"searched {query!r}: {total} hit(s)",
+                    buyer_id=session.buyer_id,
+                    session_id=session.id,
+                    data={"query": query, "hits": total},
+                )
+            return _page(
+                "shop/index.html",
+                db,
+                session,
+                token,
+                products=products,
+                total=total,
+                query=query,
+                category=category,
+                page=page,
+                pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+            )
+    except sessions.SessionError as exc:
+        return _error(exc)
+
+
+@bp.get("/product/<path:sku>")
+def product(sku: str):
+    gateway = current_gateway()
+    token = session_token()
+    try:
+        with gateway.db.transaction() as db:
+            session = sessions.by_token(db, token)
+            found = catalog.product_for(db, session.buyer_id, sku)
+            if found is None:
+                record(
+                    db,
+                    "shop.missing",
+                    f"product {sku!r} is not in the catalog",
+                    buyer_id=session.buyer_id,
+                    session_id=session.id,
+                    level="warning",
+                )
+                return (_page("shop/missing.html", db, session, token, sku=sku), 404)
+            return _page("shop/product.html", db, session, token, item=found)
+    except sessions.SessionError as exc:
+        return _error(exc)
+
+
+@bp.get("/cart")
+def cart():
+    gateway = current_gateway()
+    token = session_token()
+    try:
+        with gateway.db.transaction() as db:
+            session = sessions.by_token(db, token)
+            return _page("shop/cart.html", db, session, token)
+    except sessions.SessionError as exc:
+        return _error(exc)
+
+
+@bp.post("/cart")
+def change_cart():
+    """The no-JavaScript path for add, update and remove."""
+    gateway = current_gateway()
+    token = session_token()
+    action = request.form.get("action", "add")
+    sku = request.form.get("sku", "").strip()
+    back = request.form.get("back") == "product"
+    try:
+        with gateway.db.transaction() as db:
+            session = sessions.by_token(db, token)
+            try:
+                if action == "remove":
+                    sessions.remove(db, session, sku)
+                else:
+                    quantity = sessions.parse_quantity(request.form.get("quantity", "1"))
+                    sessions.set_quantity(db, session, sku, quantity, add=action == "add")
+            except sessions.SessionError as exc:
+                record(
+                    db,
+                    "shop.refused",
+                    f"{action} {sku}: {exc.message}",
+                    buyer_id=session.buyer_id,
+                    session_id=session.id,
+                    level="warning",
+                )
+                failure = exc
+            else:
+                failure = None
+        if failure:
+            return _error(failure)
+    except sessions.SessionError as exc:
+        return _error(exc)
+    if back:
+        return redirect(url_for("shop.product", sku=sku, session=token, added=1))
+    return redirect(url_for("shop.cart", session=token))

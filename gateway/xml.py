@@ -1,0 +1,111 @@
+"""The only place untrusted XML is parsed.
+
+Policy: no network, no DTD loading, no entity expansion. A DOCTYPE is allowed
+(every cXML document carries one) but only without an internal subset, or with
+an empty one (``[]``). Any entity reference, any declaration in an internal
+subset, nesting deeper than a limit and bodies over a size cap are rejected
+before anything else looks at the document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 100
+
+# The internal subset is everything between '[' and the matching ']>' of the
+# DOCTYPE. libxml2 has already refused a malformed one when this runs.
+_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.DOTALL | re.IGNORECASE)
+
+
+class UnsafeXML(ValueError):
+    """The document is refused by policy (entities, DTD subset, size, depth)."""
+
+
+class MalformedXML(ValueError):
+    """The document is not well-formed XML."""
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    root: etree._Element
+    doctype: str
+    system_url: str | None
+    raw: bytes
+
+
+def _parser() -> etree.XMLParser:
+    # A parser per call: lxml parsers are not meant to be shared across threads
+    # and creating one costs microseconds.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        attribute_defaults=False,
+        huge_tree=False,
+        remove_pis=True,
+        remove_blank_text=False,
+        # collect_ids=False must not be set: with lxml 6.1 / libxml2 2.14 it
+        # makes the parser open the DOCTYPE's external subset (a local file
+        # read driven by the sender). tests/test_xml.py pins this.
+    )
+
+
+def parse(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> ParsedDocument:
+    """Parse untrusted bytes under the gateway's XML policy."""
+    if not isinstance(data, bytes):
+        raise TypeError("parse() takes bytes; let the XML declaration choose the charset")
+    if len(data) > max_bytes:
+        raise UnsafeXML(f"document is {len(data)} bytes, over the limit of {max_bytes} bytes")
+    if not data.strip():
+        raise MalformedXML("the body is empty")
+    # Refuse declarations before libxml2 sees them: it would otherwise spend
+    # its amplification budget on a billion-laughs subset before failing.
+    head = data[:65536]
+    if b"<!ENTITY" in head:
+        raise UnsafeXML("entity declarations are not allowed")
+    subset = _DOCTYPE_SUBSET.search(head)
+    if subset and subset.group(1).strip():
+        raise UnsafeXML("a DOCTYPE with an internal subset is not allowed")
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        message = str(exc.msg or exc).splitlines()[0] if str(exc) else "syntax error"
+        raise MalformedXML(f"not well-formed XML: {message}") from None
+    except ValueError as exc:
+        raise MalformedXML(f"not well-formed XML: {exc}") from None
+    tree = root.getroottree()
+    docinfo = tree.docinfo
+    internal = docinfo.internalDTD
+    if internal is not None and (list(internal.iterentities()) or list(internal.iterelements())):
+        raise UnsafeXML("a DOCTYPE with an internal subset is not allowed")
+    for _ in root.iter(etree.Entity):
+        raise UnsafeXML("entity references are not allowed")
+    _check_depth(root, max_depth)
+    return ParsedDocument(
+        root=root, doctype=docinfo.doctype or "", system_url=docinfo.system_url, raw=data
+    )
+
+
+def _check_depth(root: etree._Element, max_depth: int) -> None:
+    # Iterative on purpose: a recursive walk is itself a stack-depth risk.
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > max_depth:
+            raise UnsafeXML(f"elements are nested deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in element)
+
+
+def local_name(element: etree._Element) -> str:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]

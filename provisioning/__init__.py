@@ -1,0 +1,1 @@
+"""Who may punch out, as whom, with what rights: buyers, users, credentials."""

@@ -1,0 +1,93 @@
+"""Authenticating inbound cXML: the buyer is named by From, proven by Sender."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from gateway.cxml.credentials import verify_mac
+from gateway.cxml.envelope import Envelope
+from gateway.cxml.errors import Unauthorized
+from gateway.models import Buyer, BuyerCredential
+from provisioning.credentials import SecretBox
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    buyer: Buyer
+    credential_id: int
+    method: str  # SharedSecret | CredentialMac
+    sender: str  # domain/identity that authenticated
+
+
+class AuthenticationFailed(Unauthorized):
+    """401 with the buyer (when From named one) kept for the event log."""
+
+    def __init__(self, detail: str, buyer_id: str | None = None, reasons: list[str] | None = None):
+        super().__init__(detail)
+        self.buyer_id = buyer_id
+        self.reasons = reasons or []
+
+
+def buyer_for(db: Session, envelope: Envelope) -> Buyer | None:
+    keys = [c.key for c in envelope.from_]
+    buyer_id = db.scalar(
+        select(BuyerCredential.buyer_id)
+        .where(
+            BuyerCredential.kind == "from",
+            tuple_(BuyerCredential.domain, BuyerCredential.identity).in_(keys),
+        )
+        .limit(1)
+    )
+    return db.get(Buyer, buyer_id) if buyer_id else None
+
+
+def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime) -> Authenticated:
+    """Identify the buyer by From and verify a Sender credential's secret.
+
+    Every Sender credential is tried (Ariba sends two). Failure texts name the
+    identity and what was wrong, never anything about the expected secret.
+    """
+    buyer = buyer_for(db, envelope)
+    if buyer is None:
+        names = ", ".join(f"{c.domain}/{c.identity}" for c in envelope.from_)
+        raise AuthenticationFailed(f"From identity {names} is not a buyer known to this supplier")
+    stored = {
+        (c.domain, c.identity): c
+        for c in db.scalars(
+            select(BuyerCredential).where(
+                BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "sender"
+            )
+        )
+    }
+    reasons = []
+    for cred in envelope.sender:
+        label = f"{cred.domain}/{cred.identity}"
+        row = stored.get(cred.key)
+        if row is None:
+            # Still spend the hash so timing does not tell known from unknown senders.
+            box.verify(cred.shared_secret or "", None)
+            reasons.append(f"Sender {label} is not configured for this buyer")
+            continue
+        if cred.shared_secret is not None:
+            if box.verify(cred.shared_secret, row.secret_hash):
+                return Authenticated(buyer, row.id, "SharedSecret", label)
+            reasons.append(f"Sender {label}: SharedSecret does not match")
+        elif cred.mac is not None:
+            secret = box.decrypt(row.secret_encrypted) if row.secret_encrypted else None
+            if secret is None:
+                reasons.append(f"Sender {label}: no key on file to verify a CredentialMac")
+                continue
+            for from_ in envelope.from_:
+                problem = verify_mac(secret, cred.mac, from_, cred, now)
+                if problem is None:
+                    return Authenticated(buyer, row.id, "CredentialMac", label)
+            reasons.append(f"Sender {label}: {problem}")
+        else:
+            reasons.append(f"Sender {label} carries no SharedSecret or CredentialMac")
+    raise AuthenticationFailed(
+        "Sender credentials not accepted: " + "; ".join(reasons), buyer.id, reasons
+    )

@@ -1,0 +1,337 @@
+"""``punchgate buyers load FILE.toml``: the supplier and its buyer connections.
+
+The whole file is checked before anything is written, and written in one
+transaction: a typo in one buyer never leaves the others half-updated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gateway.models import Buyer, BuyerCredential, Supplier
+from provisioning.credentials import SecretBox
+
+
+class ConfigError(ValueError):
+    """The buyer file is wrong; the message names the buyer and the key."""
+
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_CXML_VERSION = re.compile(r"^1\.2\.\d{3}$")
+
+# Allowed keys and their types; a dict is a nested table, [dict] an array of tables.
+_CREDENTIAL = {"domain": str, "identity": str}
+_SENDER = {"domain": str, "identity": str, "shared_secret": str, "shared_secret_env": str}
+SCHEMA = {
+    "supplier": {"name": str, "credential": [_CREDENTIAL]},
+    "buyer": [
+        {
+            "id": str,
+            "name": str,
+            "return_url_prefixes": [str],
+            "cxml": {
+                "from": [_CREDENTIAL],
+                "sender": [_SENDER],
+                "version": str,
+                "operation_allowed": str,
+                "form_encoding": str,
+            },
+            "oci": {
+                "username": str,
+                "password": str,
+                "password_env": str,
+                "hook_url_field": str,
+                "username_fields": [str],
+                "password_fields": [str],
+                "user_fields": [str],
+                "allow_sapevent": bool,
+                "decimals": int,
+                "index_base": int,
+                "unit_map": dict,
+                "max_failures": int,
+            },
+            "provisioning": {
+                "auto_create_users": bool,
+                "default_role": str,
+                "unknown_roles": str,
+                "role_map": dict,
+            },
+            "outbound": {"url": str, "shared_secret": str, "shared_secret_env": str},
+        }
+    ],
+}
+
+
+def _check(value, schema, path: str, who: str) -> None:
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{who}: {path} must be a table")
+        for key, sub in value.items():
+            if key not in schema:
+                raise ConfigError(f"{who}: unknown key '{path}.{key}'")
+            _check(sub, schema[key], f"{path}.{key}", who)
+    elif isinstance(schema, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{who}: {path} must be a list")
+        for index, item in enumerate(value):
+            _check(item, schema[0], f"{path}[{index}]", who)
+    elif schema is int and isinstance(value, bool) or not isinstance(value, schema):
+        raise ConfigError(f"{who}: {path} must be a {schema.__name__}")
+
+
+@dataclass
+class SecretRef:
+    value: str
+    where: str
+
+
+@dataclass
+class BuyerSpec:
+    id: str
+    name: str
+    return_url_prefixes: list[str]
+    settings: dict
+    from_: list[tuple[str, str]] = field(default_factory=list)
+    senders: list[tuple[str, str, SecretRef]] = field(default_factory=list)
+    oci: tuple[str, SecretRef] | None = None
+    outbound_secret: SecretRef | None = None
+
+
+def _secret(table: dict, key: str, path: str, who: str, env: dict) -> SecretRef | None:
+    literal, env_name = table.get(key), table.get(f"{key}_env")
+    if literal is not None and env_name is not None:
+        raise ConfigError(f"{who}: {path} has both {key} and {key}_env; keep one")
+    if env_name is not None:
+        if env_name not in env:
+            raise ConfigError(
+                f"{who}: {path}.{key}_env names the environment variable {env_name!r}, "
+                "which is not set"
+            )
+        literal = env[env_name]
+    if literal is None:
+        return None
+    if not literal.strip():
+        raise ConfigError(f"{who}: {path}.{key} is empty")
+    return SecretRef(literal, f"{path}.{key}")
+
+
+def _url_prefix(prefix: str, path: str, who: str) -> str:
+    parts = urlsplit(prefix)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{who}: {path} entry {prefix!r} must be an absolute http(s) URL")
+    return prefix
+
+
+def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSpec]]:
+    env = dict(os.environ if env is None else env)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}") from None
+    for key in data:
+        if key not in SCHEMA:
+            raise ConfigError(f"file: unknown key '{key}'")
+    supplier = data.get("supplier")
+    if supplier is None:
+        raise ConfigError("file: [supplier] is missing")
+    _check(supplier, SCHEMA["supplier"], "supplier", "supplier")
+    if not supplier.get("name"):
+        raise ConfigError("supplier: supplier.name is missing")
+    if not supplier.get("credential"):
+        raise ConfigError("supplier: at least one [[supplier.credential]] is needed")
+    for i, cred in enumerate(supplier["credential"]):
+        for k in ("domain", "identity"):
+            if not cred.get(k):
+                raise ConfigError(f"supplier: supplier.credential[{i}].{k} is missing")
+
+    specs: list[BuyerSpec] = []
+    seen_ids: set[str] = set()
+    seen_from: dict[tuple[str, str], str] = {}
+    for index, raw in enumerate(data.get("buyer", [])):
+        who = f"buyer {raw.get('id', f'#{index + 1}')!r}"
+        _check(raw, SCHEMA["buyer"][0], "buyer", who)
+        buyer_id = raw.get("id", "")
+        if not _ID.match(buyer_id):
+            raise ConfigError(f"{who}: buyer.id must be a lower-case slug (a-z, 0-9, - and _)")
+        if buyer_id in seen_ids:
+            raise ConfigError(f"{who}: buyer.id appears twice in the file")
+        seen_ids.add(buyer_id)
+        if not raw.get("name"):
+            raise ConfigError(f"{who}: buyer.name is missing")
+        prefixes = [
+            _url_prefix(p, "buyer.return_url_prefixes", who)
+            for p in raw.get("return_url_prefixes", [])
+        ]
+        cxml = raw.get("cxml", {})
+        settings = {
+            "cxml": {
+                "version": cxml.get("version"),
+                "operation_allowed": cxml.get("operation_allowed", "edit"),
+                "form_encoding": cxml.get("form_encoding", "cxml-base64"),
+            },
+            "oci": {
+                k: v for k, v in raw.get("oci", {}).items() if k not in ("password", "password_env")
+            },
+            "provisioning": {
+                "auto_create_users": True,
+                "default_role": "requester",
+                "unknown_roles": "create",
+                "role_map": {},
+                **raw.get("provisioning", {}),
+            },
+            "outbound": {"url": raw.get("outbound", {}).get("url")},
+        }
+        if settings["cxml"]["version"] and not _CXML_VERSION.match(settings["cxml"]["version"]):
+            raise ConfigError(f"{who}: buyer.cxml.version must look like 1.2.069")
+        if settings["cxml"]["operation_allowed"] not in ("create", "edit", "inspect"):
+            raise ConfigError(
+                f"{who}: buyer.cxml.operation_allowed must be create, edit or inspect"
+            )
+        if settings["cxml"]["form_encoding"] not in ("cxml-base64", "cxml-urlencoded"):
+            raise ConfigError(
+                f"{who}: buyer.cxml.form_encoding must be cxml-base64 or cxml-urlencoded"
+            )
+        if settings["provisioning"]["unknown_roles"] not in ("create", "default", "reject"):
+            raise ConfigError(
+                f"{who}: buyer.provisioning.unknown_roles must be create, default or reject"
+            )
+        spec = BuyerSpec(buyer_id, raw["name"], prefixes, settings)
+        for i, cred in enumerate(cxml.get("from", [])):
+            path = f"buyer.cxml.from[{i}]"
+            if not cred.get("domain") or not cred.get("identity"):
+                raise ConfigError(f"{who}: {path} needs domain and identity")
+            key = (cred["domain"].casefold(), cred["identity"].casefold())
+            if key in seen_from:
+                raise ConfigError(
+                    f"{who}: {path} {cred['domain']}/{cred['identity']} is already the From "
+                    f"identity of buyer {seen_from[key]!r}; a From identity names one buyer"
+                )
+            seen_from[key] = buyer_id
+            spec.from_.append(key)
+        for i, cred in enumerate(cxml.get("sender", [])):
+            path = f"buyer.cxml.sender[{i}]"
+            if not cred.get("domain") or not cred.get("identity"):
+                raise ConfigError(f"{who}: {path} needs domain and identity")
+            secret = _secret(cred, "shared_secret", path, who, env)
+            if secret is None:
+                raise ConfigError(f"{who}: {path}.shared_secret (or shared_secret_env) is missing")
+            spec.senders.append((cred["domain"].casefold(), cred["identity"].casefold(), secret))
+        if spec.from_ and not spec.senders:
+            raise ConfigError(f"{who}: buyer.cxml has From identities but no [[buyer.cxml.sender]]")
+        oci = raw.get("oci", {})
+        if oci:
+            if not oci.get("username"):
+                raise ConfigError(f"{who}: buyer.oci.username is missing")
+            password = _secret(oci, "password", "buyer.oci", who, env)
+            if password is None:
+                raise ConfigError(f"{who}: buyer.oci.password (or password_env) is missing")
+            spec.oci = (oci["username"], password)
+        outbound = raw.get("outbound", {})
+        if outbound:
+            spec.outbound_secret = _secret(outbound, "shared_secret", "buyer.outbound", who, env)
+        specs.append(spec)
+    return supplier, specs
+
+
+def load_buyers(db: Session, path: Path, box: SecretBox, env: dict | None = None) -> list[str]:
+    """Upsert the supplier and every buyer of the file; return the buyer ids."""
+    supplier_data, specs = parse_config(path.read_text(encoding="utf-8"), env)
+    for spec in specs:
+        # A From identity names one buyer across the whole database too.
+        for domain, identity in spec.from_:
+            owner = db.scalar(
+                select(BuyerCredential.buyer_id).where(
+                    BuyerCredential.kind == "from",
+                    BuyerCredential.domain == domain,
+                    BuyerCredential.identity == identity,
+                    BuyerCredential.buyer_id != spec.id,
+                )
+            )
+            if owner:
+                raise ConfigError(
+                    f"buyer {spec.id!r}: From identity {domain}/{identity} already belongs "
+                    f"to buyer {owner!r}"
+                )
+    supplier = db.scalar(select(Supplier).limit(1)) or Supplier()
+    supplier.name = supplier_data["name"]
+    supplier.credentials = [
+        {"domain": c["domain"], "identity": c["identity"]} for c in supplier_data["credential"]
+    ]
+    db.add(supplier)
+    for spec in specs:
+        buyer = db.get(Buyer, spec.id) or Buyer(id=spec.id)
+        buyer.name = spec.name
+        buyer.return_url_prefixes = spec.return_url_prefixes
+        buyer.settings = spec.settings
+        db.add(buyer)
+        db.flush()
+        db.execute(delete(BuyerCredential).where(BuyerCredential.buyer_id == spec.id))
+        rows = [
+            BuyerCredential(buyer_id=spec.id, kind="from", domain=d, identity=i)
+            for d, i in spec.from_
+        ]
+        for domain, identity, secret in spec.senders:
+            rows.append(
+                BuyerCredential(
+                    buyer_id=spec.id,
+                    kind="sender",
+                    domain=domain,
+                    identity=identity,
+                    secret_hash=box.hash(secret.value),
+                    # Kept encrypted as well: CredentialMac verification needs the key.
+                    secret_encrypted=box.encrypt(secret.value),
+                )
+            )
+        if spec.oci:
+            username, password = spec.oci
+            rows.append(
+                BuyerCredential(
+                    buyer_id=spec.id,
+                    kind="oci",
+                    identity=username.casefold(),
+                    secret_hash=box.hash(password.value),
+                )
+            )
+        if spec.outbound_secret:
+            rows.append(
+                BuyerCredential(
+                    buyer_id=spec.id,
+                    kind="outbound",
+                    identity="outbound",
+                    secret_encrypted=box.encrypt(spec.outbound_secret.value),
+                )
+            )
+        db.add_all(rows)
+    return [s.id for s in specs]
+
+
+def url_allowed(url: str, prefixes: list[str]) -> bool:
+    """True when ``url`` is under one of the buyer's allowed return URL prefixes.
+
+    Scheme and host must match exactly (so ``https://acme.example`` does not admit
+    ``https://acme.example.evil``); the path must start with the prefix's path.
+    """
+    try:
+        target = urlsplit(url)
+    except ValueError:
+        return False
+    if target.scheme not in ("http", "https") or target.username or target.password:
+        return False
+    for prefix in prefixes:
+        allowed = urlsplit(prefix)
+        if (
+            target.scheme == allowed.scheme
+            and target.netloc.lower() == allowed.netloc.lower()
+            and (target.path or "/").startswith(allowed.path or "/")
+            and (not allowed.query or target.query.startswith(allowed.query))
+        ):
+            return True
+    return False

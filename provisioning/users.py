@@ -1,0 +1,145 @@
+"""Resolving the person behind a punchout, and creating them when the buyer allows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import Buyer, User, utcnow
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person as the procurement system named them (protocol-neutral)."""
+
+    email: str | None = None
+    unique_name: str | None = None
+    name: str | None = None
+    roles: tuple[str, ...] = ()
+    source: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.email or self.unique_name or "anonymous"
+
+
+class UserRefused(Exception):
+    """The buyer's policy does not allow this user; ``message`` is for the buyer's admin."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Decision:
+    kind: str  # user.created | user.updated | user.matched | user.anonymous | role.mapped
+    message: str
+    data: dict = field(default_factory=dict)
+
+
+def _map_roles(buyer: Buyer, identity: Identity, decisions: list[Decision]) -> list[str]:
+    policy = buyer.settings.get("provisioning", {})
+    role_map = {k.casefold(): v for k, v in policy.get("role_map", {}).items()}
+    default = policy.get("default_role", "requester")
+    roles: list[str] = []
+    for role in identity.roles:
+        mapped = role_map.get(role.casefold())
+        if mapped:
+            roles.append(mapped)
+            decisions.append(Decision("role.mapped", f"role {role!r} mapped to {mapped!r}"))
+            continue
+        mode = policy.get("unknown_roles", "create")
+        if mode == "reject":
+            raise UserRefused(
+                f"role {role!r} of user {identity.label} is not known to the supplier "
+                f"for buyer {buyer.id!r}; ask the supplier to map it"
+            )
+        if mode == "default":
+            roles.append(default)
+            decisions.append(
+                Decision("role.mapped", f"unknown role {role!r} -> default {default!r}")
+            )
+        else:
+            roles.append(role)
+            decisions.append(Decision("role.created", f"unknown role {role!r} kept as a new role"))
+    return list(dict.fromkeys(roles or [default]))
+
+
+def resolve_user(
+    db: Session, buyer: Buyer, identity: Identity
+) -> tuple[User | None, list[Decision]]:
+    """Find the user by email, then unique name; create or refuse per buyer policy."""
+    decisions: list[Decision] = []
+    if not (identity.email or identity.unique_name):
+        decisions.append(
+            Decision("user.anonymous", "the request names no user (no email or unique name)")
+        )
+        return None, decisions
+    user = None
+    if identity.email:
+        user = db.scalar(
+            select(User).where(User.buyer_id == buyer.id, User.email == identity.email).limit(1)
+        )
+    if user is None and identity.unique_name:
+        user = db.scalar(
+            select(User)
+            .where(User.buyer_id == buyer.id, User.unique_name == identity.unique_name)
+            .limit(1)
+        )
+        # A unique name that belongs to someone with another email is not the
+        # same person: distinct people never merge.
+        if user is not None and identity.email and user.email and user.email != identity.email:
+            user = None
+    roles = _map_roles(buyer, identity, decisions)
+    now = utcnow()
+    if user is None:
+        policy = buyer.settings.get("provisioning", {})
+        if not policy.get("auto_create_users", True):
+            raise UserRefused(
+                f"user {identity.label} is not registered with the supplier for buyer "
+                f"{buyer.id!r} and automatic creation is off; ask the supplier to add this user"
+            )
+        user = User(
+            buyer_id=buyer.id,
+            email=identity.email,
+            unique_name=identity.unique_name,
+            name=identity.name,
+            roles=roles,
+            last_seen_at=now,
+        )
+        db.add(user)
+        db.flush()
+        decisions.append(
+            Decision(
+                "user.created",
+                f"user {identity.label} created with roles {roles}",
+                {"user_id": user.id, "source": identity.source},
+            )
+        )
+        return user, decisions
+    changes = {}
+    for attr in ("email", "unique_name", "name"):
+        new = getattr(identity, attr)
+        if new and getattr(user, attr) != new:
+            changes[attr] = [getattr(user, attr), new]
+            setattr(user, attr, new)
+    if identity.roles and sorted(user.roles) != sorted(roles):
+        changes["roles"] = [user.roles, roles]
+        user.roles = roles
+    user.last_seen_at = now
+    if changes:
+        decisions.append(
+            Decision(
+                "user.updated",
+                f"user {identity.label} updated: {sorted(changes)}",
+                {"user_id": user.id, "changes": changes},
+            )
+        )
+    else:
+        decisions.append(
+            Decision("user.matched", f"user {identity.label} recognised", {"user_id": user.id})
+        )
+    return user, decisions

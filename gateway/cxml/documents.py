@@ -14,6 +14,8 @@ from lxml import etree
 
 from gateway.cxml.errors import STATUS_TEXT
 from gateway.cxml.timestamps import format_timestamp
+from gateway.money import amount as money
+from gateway.money import quantity
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 USER_AGENT = "Punchgate 0.1"
@@ -35,20 +37,6 @@ def serialize(root: etree._Element, version: str, dtd: str = "cXML.dtd") -> byte
     body = etree.tostring(root, encoding="UTF-8")
     head = f'<?xml version="1.0" encoding="UTF-8"?>\n{doctype(version, dtd)}\n'
     return head.encode("ascii") + body
-
-
-def money(value: Decimal) -> str:
-    """At least two decimals, up to four, never an exponent."""
-    value = Decimal(value).quantize(Decimal("0.0001"))
-    rendered = format(value, "f")
-    whole, _, frac = rendered.partition(".")
-    frac = frac.rstrip("0")
-    return f"{whole}.{frac.ljust(2, '0')}"
-
-
-def quantity(value: Decimal) -> str:
-    rendered = format(Decimal(value).normalize(), "f")
-    return rendered
 
 
 def _root(version: str, payload_id: str | None, lang: str = "en-US") -> etree._Element:

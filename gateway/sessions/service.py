@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from gateway import money
 from gateway.marketplace.catalog import product_for
 from gateway.models import Buyer, CartLine, PunchoutSession, User, utcnow
 from gateway.sessions.events import record
@@ -122,8 +123,21 @@ def rebuild_cart(db: Session, session: PunchoutSession, items) -> list[str]:
     return warnings
 
 
-def start(db: Session, token: str, session_ttl: int) -> tuple[PunchoutSession, str]:
-    """Redeem a StartPage token once; return the session and its bearer token."""
+@dataclass(frozen=True)
+class StartOutcome:
+    """A redeemed StartPage token, or why it was refused (the refusal is logged)."""
+
+    session: PunchoutSession | None = None
+    session_token: str | None = None
+    refused: SessionError | None = None
+
+
+def start(db: Session, token: str, session_ttl: int) -> StartOutcome:
+    """Redeem a StartPage token once.
+
+    A refusal is returned, not raised, so that its event commits with the
+    transaction instead of being rolled back with it.
+    """
     now = utcnow()
     token_hash = hash_token(token)
     session_token = new_token()
@@ -144,42 +158,37 @@ def start(db: Session, token: str, session_ttl: int) -> tuple[PunchoutSession, s
     session = db.scalar(
         select(PunchoutSession).where(PunchoutSession.start_token_hash == token_hash)
     )
-    if claimed.rowcount != 1:
-        if session is None:
-            raise SessionError("This punchout link is not valid.", 404)
-        if session.started_at is not None:
-            record(
-                db,
-                "start.reused",
-                "StartPage link opened a second time; refused",
-                buyer_id=session.buyer_id,
-                session_id=session.id,
-                level="warning",
-            )
-            raise SessionError(
-                "This punchout link was already used. Start again from your procurement system.",
-                410,
-            )
+    if claimed.rowcount == 1:
+        db.refresh(session)
         record(
             db,
-            "start.expired",
-            "StartPage link opened after it expired; refused",
+            "start",
+            "StartPage opened; shopping session started",
             buyer_id=session.buyer_id,
             session_id=session.id,
-            level="warning",
         )
-        raise SessionError(
-            "This punchout link has expired. Start again from your procurement system.", 410
+        return StartOutcome(session, session_token)
+    if session is None:
+        return StartOutcome(refused=SessionError("This punchout link is not valid.", 404))
+    if session.started_at is not None:
+        kind, message = (
+            "start.reused",
+            ("This punchout link was already used. Start again from your procurement system."),
         )
-    db.refresh(session)
+    else:
+        kind, message = (
+            "start.expired",
+            ("This punchout link has expired. Start again from your procurement system."),
+        )
     record(
         db,
-        "start",
-        "StartPage opened; shopping session started",
+        kind,
+        f"StartPage refused: {message}",
         buyer_id=session.buyer_id,
         session_id=session.id,
+        level="warning",
     )
-    return session, session_token
+    return StartOutcome(refused=SessionError(message, 410))
 
 
 def by_token(db: Session, token: str | None) -> PunchoutSession:
@@ -264,17 +273,18 @@ def set_quantity(
             record(
                 db,
                 "cart.add",
-                f"added {quantity} x {sku} at {found.price} {p.currency}",
+                f"added {money.quantity(quantity)} x {sku} "
+                f"at {money.amount(found.price)} {p.currency}",
                 buyer_id=session.buyer_id,
                 session_id=session.id,
                 data={
                     "sku": sku,
-                    "quantity": str(quantity),
-                    "unit_price": str(found.price),
-                    "list_price": str(found.list_price),
+                    "quantity": money.quantity(quantity),
+                    "unit_price": money.amount(found.price),
+                    "list_price": money.amount(found.list_price),
                     "contract_price": None
                     if found.contract_price is None
-                    else str(found.contract_price),
+                    else money.amount(found.contract_price),
                 },
             )
         db.flush()
@@ -290,10 +300,10 @@ def set_quantity(
             record(
                 db,
                 "cart.remove",
-                f"removed {sku} (was {before})",
+                f"removed {sku} (was {money.quantity(before)})",
                 buyer_id=session.buyer_id,
                 session_id=session.id,
-                data={"sku": sku, "quantity_before": str(before)},
+                data={"sku": sku, "quantity_before": money.quantity(before)},
             )
     else:
         line.quantity = new
@@ -301,10 +311,14 @@ def set_quantity(
             record(
                 db,
                 "cart.update",
-                f"{sku}: quantity {before} -> {new}",
+                f"{sku}: quantity {money.quantity(before)} -> {money.quantity(new)}",
                 buyer_id=session.buyer_id,
                 session_id=session.id,
-                data={"sku": sku, "quantity_before": str(before), "quantity": str(new)},
+                data={
+                    "sku": sku,
+                    "quantity_before": money.quantity(before),
+                    "quantity": money.quantity(new),
+                },
             )
     db.flush()
 
@@ -319,21 +333,21 @@ def cart_view(session: PunchoutSession) -> dict:
             "sku": line.sku,
             "line_id": line.aux_id,
             "description": line.description,
-            "quantity": str(line.quantity.normalize())
-            if line.quantity == line.quantity.to_integral()
-            else str(line.quantity),
-            "unit_price": str(line.unit_price),
-            "list_price": str(line.list_price),
-            "contract_price": None if line.contract_price is None else str(line.contract_price),
+            "quantity": money.quantity(line.quantity),
+            "unit_price": money.amount(line.unit_price),
+            "list_price": money.amount(line.list_price),
+            "contract_price": None
+            if line.contract_price is None
+            else money.amount(line.contract_price),
             "currency": line.currency,
             "uom": line.uom,
-            "line_total": str((line.unit_price * line.quantity).quantize(Decimal("0.01"))),
+            "line_total": money.amount(line.unit_price * line.quantity),
         }
         for line in session.lines
     ]
     total = sum((line.unit_price * line.quantity for line in session.lines), Decimal(0))
     currency = session.lines[0].currency if session.lines else None
-    return {"items": items, "total": str(total.quantize(Decimal("0.01"))), "currency": currency}
+    return {"items": items, "total": money.amount(total), "currency": currency}
 
 
 def session_view(session: PunchoutSession) -> dict:

@@ -16,15 +16,15 @@ def start(token: str):
         # Link checkers and previewers probe with HEAD; they must not use up the link.
         return "", 200
     gateway = current_gateway()
-    try:
-        with gateway.db.transaction() as db:
-            session, session_token = sessions.start(db, token, gateway.settings.session_ttl_seconds)
-            selected = session.selected_sku
-    except sessions.SessionError as exc:
+    with gateway.db.transaction() as db:
+        outcome = sessions.start(db, token, gateway.settings.session_ttl_seconds)
+    if outcome.refused:
+        message = outcome.refused.message
         return (
-            render_template("error.html", title="Punchout link not usable", message=exc.message),
-            exc.status,
+            render_template("error.html", title="Punchout link not usable", message=message),
+            outcome.refused.status,
         )
-    if selected:
-        return redirect(url_for("shop.product", sku=selected, session=session_token))
-    return redirect(url_for("shop.index", session=session_token))
+    sku = outcome.session.selected_sku
+    if sku:
+        return redirect(url_for("shop.product", sku=sku, session=outcome.session_token))
+    return redirect(url_for("shop.index", session=outcome.session_token))

@@ -1,0 +1,37 @@
+"""Driving a punchout through the test client."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import parse_qs, urlsplit
+
+from lxml import html
+
+from tests.documents import setup_request, start_path, status
+
+
+def open_session(client, **kwargs) -> str:
+    """Send a setup request, open the StartPage; return the session token."""
+    r = client.post("/cxml", data=setup_request(**kwargs), content_type="text/xml")
+    assert status(r.data)[0] == 200, status(r.data)
+    start = client.get(start_path(r.data))
+    assert start.status_code == 302
+    return parse_qs(urlsplit(start.headers["Location"]).query)["session"][0]
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def transfer_form(page: bytes) -> tuple[str, dict[str, str]]:
+    """The action and fields of the auto-submitting transfer form."""
+    doc = html.fromstring(page)
+    form = doc.get_element_by_id("transfer-form")
+    fields = {i.get("name"): i.get("value") for i in form.findall(".//input")}
+    return form.get("action"), fields
+
+
+def decoded_cart(fields: dict[str, str]) -> bytes:
+    if "cxml-base64" in fields:
+        return base64.b64decode(fields["cxml-base64"])
+    return fields["cxml-urlencoded"].encode("utf-8")

@@ -7,8 +7,10 @@ JavaScript and shop.js upgrades them to calls of the JSON session API.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from gateway.marketplace import catalog
+from gateway.models import Supplier
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.web import current_gateway
@@ -30,6 +32,7 @@ def _page(template: str, db, session, token: str, **context):
         cart_count=len(cart["items"]),
         read_only=session.operation == "inspect" or session.status != "open",
         categories=catalog.categories(db),
+        supplier=db.scalar(select(Supplier.name).limit(1)) or "Catalog",
         **context,
     )
 

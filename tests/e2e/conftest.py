@@ -1,0 +1,144 @@
+"""A real gateway (punchgate serve → gunicorn) on loopback, a return-URL listener,
+and headless Chromium from Debian's package driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.conftest import DEMO, ROOT, SECRET_KEY, write_buyers
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ReturnListener:
+    """Plays the procurement system's BrowserFormPost / HOOK_URL endpoint."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.received: list[dict[str, list[str]]] = []
+        self.event = threading.Event()
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length).decode("utf-8")
+                listener.received.append(parse_qs(body, keep_blank_values=True))
+                listener.event.set()
+                page = b"<html><body><h1>Cart received by procurement</h1></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait(self, timeout: float = 15) -> dict[str, list[str]]:
+        assert self.event.wait(timeout), "the cart never reached the return URL"
+        return self.received[-1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener():
+    listener = ReturnListener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path, app):
+    """`punchgate serve` in a child process, on the test database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PUNCHGATE_DATABASE_URL": database_url,
+        "PUNCHGATE_SECRET_KEY": SECRET_KEY,
+        "PUNCHGATE_BASE_URL": f"http://127.0.0.1:{port}",
+        "PUNCHGATE_INSTANCE_DIR": str(tmp_path / "instance"),
+    }
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise RuntimeError((tmp_path / "server.log").read_text())
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture
+def demo_buyers(gateway, tmp_path, listener, demo):
+    """The demo buyers, with return URLs pointing at this test's listener."""
+    text = (DEMO / "buyers.toml").read_text().replace("127.0.0.1:9000", f"127.0.0.1:{listener.port}")
+    write_buyers(gateway, tmp_path, text)
+    return gateway
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium package is not installed")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.cxml.credentials import verify_mac
@@ -33,16 +33,17 @@ class AuthenticationFailed(Unauthorized):
 
 
 def buyer_for(db: Session, envelope: Envelope) -> Buyer | None:
-    keys = [c.key for c in envelope.from_]
-    buyer_id = db.scalar(
-        select(BuyerCredential.buyer_id)
-        .where(
-            BuyerCredential.kind == "from",
-            tuple_(BuyerCredential.domain, BuyerCredential.identity).in_(keys),
-        )
+    """The buyer one of the From credentials names (domain and identity case-insensitive)."""
+    matches = [
+        and_(BuyerCredential.domain == domain, BuyerCredential.identity == identity)
+        for domain, identity in (c.key for c in envelope.from_)
+    ]
+    return db.scalar(
+        select(Buyer)
+        .join(BuyerCredential, BuyerCredential.buyer_id == Buyer.id)
+        .where(BuyerCredential.kind == "from", or_(*matches))
         .limit(1)
     )
-    return db.get(Buyer, buyer_id) if buyer_id else None
 
 
 def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime) -> Authenticated:

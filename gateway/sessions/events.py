@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
-from gateway.models import Event
+from gateway.models import Event, utcnow
+
+_PENDING = "punchgate.pending_events"
 
 REDACTED = "[redacted]"
 
@@ -52,15 +55,31 @@ def record(
     level: str = "info",
     data: dict | None = None,
     document: str | None = None,
-) -> Event:
-    event = Event(
-        kind=kind,
-        message=message,
-        buyer_id=buyer_id,
-        session_id=session_id,
-        level=level,
-        data=data or {},
-        document=document,
+) -> None:
+    """Queue an event; it is written with the transaction, or not at all."""
+    db.info.setdefault(_PENDING, []).append(
+        {
+            "at": utcnow(),
+            "kind": kind,
+            "message": message,
+            "buyer_id": buyer_id,
+            "session_id": session_id,
+            "level": level,
+            "data": data or {},
+            "document": document,
+        }
     )
-    db.add(event)
-    return event
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(db: Session) -> None:
+    # One multi-row INSERT per transaction instead of one per event: a setup
+    # request logs half a dozen events, and this is its hottest write.
+    pending = db.info.pop(_PENDING, None)
+    if pending:
+        db.execute(insert(Event), pending)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(db: Session) -> None:
+    db.info.pop(_PENDING, None)

@@ -91,7 +91,10 @@ def live_server(database_url, tmp_path, app):
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -115,7 +118,9 @@ def live_server(database_url, tmp_path, app):
 @pytest.fixture
 def demo_buyers(gateway, tmp_path, listener, demo):
     """The demo buyers, with return URLs pointing at this test's listener."""
-    text = (DEMO / "buyers.toml").read_text().replace("127.0.0.1:9000", f"127.0.0.1:{listener.port}")
+    text = (
+        (DEMO / "buyers.toml").read_text().replace("127.0.0.1:9000", f"127.0.0.1:{listener.port}")
+    )
     write_buyers(gateway, tmp_path, text)
     return gateway
 
@@ -131,9 +136,15 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()

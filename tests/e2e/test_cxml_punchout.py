@@ -16,8 +16,9 @@ pytestmark = pytest.mark.e2e
 
 
 def post_setup(base: str, body: bytes) -> str:
-    request = urllib.request.Request(f"{base}/cxml", data=body,
-                                     headers={"Content-Type": "text/xml"})
+    request = urllib.request.Request(
+        f"{base}/cxml", data=body, headers={"Content-Type": "text/xml"}
+    )
     with urllib.request.urlopen(request, timeout=10) as r:
         answer = r.read()
     assert status(answer)[0] == 200, status(answer)
@@ -25,8 +26,10 @@ def post_setup(base: str, body: bytes) -> str:
 
 
 def test_setup_shop_and_transfer(browser, live_server, listener, demo_buyers, dtd):
-    start = post_setup(live_server, setup_request(
-        cookie="e2e-cookie-1", return_url=listener.url("/punchout/return")))
+    start = post_setup(
+        live_server,
+        setup_request(cookie="e2e-cookie-1", return_url=listener.url("/punchout/return")),
+    )
     page = browser.new_page()
     page.goto(start)
     assert page.locator(".who .user").inner_text() == "Jane Doe"
@@ -65,16 +68,23 @@ def test_setup_shop_and_transfer(browser, live_server, listener, demo_buyers, dt
     assert dtd.validate(document) == []
     root = parse(document).root
     assert root.findtext(".//BuyerCookie") == "e2e-cookie-1"
-    items = [(i.findtext("ItemID/SupplierPartID"), i.get("quantity"),
-              i.findtext("ItemDetail/UnitPrice/Money")) for i in root.iter("ItemIn")]
+    items = [
+        (
+            i.findtext("ItemID/SupplierPartID"),
+            i.get("quantity"),
+            i.findtext("ItemDetail/UnitPrice/Money"),
+        )
+        for i in root.iter("ItemIn")
+    ]
     assert items == [("NW-1001", "3", "12.90")]
     assert root.findtext(".//Total/Money") == "38.70"
     page.close()
 
 
 def test_transfer_without_javascript(browser, live_server, listener, demo_buyers, dtd):
-    start = post_setup(live_server, setup_request(
-        cookie="no-js", return_url=listener.url("/punchout/return")))
+    start = post_setup(
+        live_server, setup_request(cookie="no-js", return_url=listener.url("/punchout/return"))
+    )
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(start)

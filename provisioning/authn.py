@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.cxml.credentials import verify_mac
 from gateway.cxml.envelope import Envelope
 from gateway.cxml.errors import Unauthorized
-from gateway.models import Buyer, BuyerCredential
+from gateway.models import Buyer, BuyerCredential, Event
 from provisioning.credentials import SecretBox
 
 
@@ -92,3 +93,40 @@ def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime)
     raise AuthenticationFailed(
         "Sender credentials not accepted: " + "; ".join(reasons), buyer.id, reasons
     )
+
+
+OCI_FAILURE = "oci.auth_failed"
+
+
+def recent_failures(db: Session, buyer_id: str, kind: str, since: datetime) -> int:
+    """Failed logins logged for a buyer since a moment (the rate limiter's memory)."""
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.buyer_id == buyer_id, Event.kind == kind, Event.at >= since)
+        )
+        or 0
+    )
+
+
+def authenticate_oci(
+    db: Session, box: SecretBox, buyer: Buyer, username: str | None, password: str | None
+) -> BuyerCredential:
+    """Check an OCI login against the buyer's; the text never mentions the password's value."""
+    row = db.scalar(
+        select(BuyerCredential).where(
+            BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "oci"
+        )
+    )
+    if row is None:
+        raise AuthenticationFailed(f"buyer {buyer.id!r} has no OCI login configured", buyer.id)
+    if not username or not password:
+        box.verify(password or "", None)
+        raise AuthenticationFailed("the call carries no user name and password", buyer.id)
+    # Both checks run, so timing does not tell a known user name from an unknown one.
+    name_ok = hmac.compare_digest(username.casefold().encode(), row.identity.encode())
+    password_ok = box.verify(password, row.secret_hash)
+    if not (name_ok and password_ok):
+        raise AuthenticationFailed(f"login failed for user {username!r}", buyer.id)
+    return row

@@ -52,6 +52,11 @@ SCHEMA = {
                 "username_fields": [str],
                 "password_fields": [str],
                 "user_fields": [str],
+                "unique_name_fields": [str],
+                "role_fields": [str],
+                "vendor_number": str,
+                "contract": str,
+                "custom_fields": dict,
                 "allow_sapevent": bool,
                 "decimals": int,
                 "index_base": int,
@@ -128,6 +133,28 @@ def _url_prefix(prefix: str, path: str, who: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{who}: {path} entry {prefix!r} must be an absolute http(s) URL")
     return prefix
+
+
+def _check_oci(oci: dict, who: str) -> None:
+    from gateway.sessions.transfer import CUSTOM_FIELD_SOURCES
+
+    for key, value in (oci.get("custom_fields") or {}).items():
+        if key not in ("1", "2", "3", "4", "5"):
+            raise ConfigError(f"{who}: buyer.oci.custom_fields key {key!r} must be 1 to 5")
+        if value not in CUSTOM_FIELD_SOURCES:
+            raise ConfigError(
+                f"{who}: buyer.oci.custom_fields.{key} = {value!r} must be one of "
+                f"{', '.join(CUSTOM_FIELD_SOURCES)}"
+            )
+    for unit, mapped in (oci.get("unit_map") or {}).items():
+        if not isinstance(mapped, str) or not 1 <= len(mapped) <= 3:
+            raise ConfigError(
+                f"{who}: buyer.oci.unit_map.{unit} must be a unit code of 1 to 3 characters"
+            )
+    if "decimals" in oci and not 0 <= oci["decimals"] <= 3:
+        raise ConfigError(f"{who}: buyer.oci.decimals must be 0 to 3")
+    if "index_base" in oci and oci["index_base"] not in (0, 1):
+        raise ConfigError(f"{who}: buyer.oci.index_base must be 0 or 1")
 
 
 def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSpec]]:
@@ -227,6 +254,7 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
         if spec.from_ and not spec.senders:
             raise ConfigError(f"{who}: buyer.cxml has From identities but no [[buyer.cxml.sender]]")
         oci = raw.get("oci", {})
+        _check_oci(oci, who)
         if oci:
             if not oci.get("username"):
                 raise ConfigError(f"{who}: buyer.oci.username is missing")

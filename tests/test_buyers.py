@@ -119,7 +119,7 @@ def test_failed_load_changes_nothing(gateway, tmp_path):
 
 def test_demo_file_loads():
     supplier, specs = parse_config((DEMO / "buyers.toml").read_text(), env={})
-    assert [s.id for s in specs] == ["acme", "globex"]
+    assert [s.id for s in specs] == ["acme", "globex", "initech"]
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from gateway import money
 from gateway.cxml import documents
 from gateway.models import PunchoutSession
+from gateway.oci.items import LIMITS, FormatOptions, OciItem, OciValueError, new_item_fields
 from gateway.sessions.events import record, redact_document
 from gateway.sessions.service import SessionError, mark_transferred
 
@@ -61,6 +64,97 @@ def _default_currency(session: PunchoutSession) -> str:
     return session.buyer.settings.get("currency", "USD")
 
 
+CUSTOM_FIELD_SOURCES = (
+    "sku",
+    "manufacturer",
+    "manufacturer_part_id",
+    "unspsc",
+    "uom",
+    "aux_id",
+    "list_price",
+    "contract_price",
+)
+
+
+def oci_items(session: PunchoutSession) -> list[OciItem]:
+    oci = session.buyer.settings.get("oci", {})
+    custom = {int(k): v for k, v in (oci.get("custom_fields") or {}).items()}
+    items = []
+    for line in session.lines:
+        values = {}
+        for index, source in custom.items():
+            value = getattr(line, source, None)
+            values[index] = (
+                ""
+                if value is None
+                else (money.amount(value) if isinstance(value, Decimal) else str(value))
+            )
+        items.append(
+            OciItem(
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.uom,
+                price=line.unit_price,
+                currency=line.currency,
+                vendormat=line.sku,
+                # The line identity orders are matched by later.
+                ext_product_id=line.aux_id,
+                leadtime=line.lead_time_days,
+                vendor=oci.get("vendor_number", ""),
+                manufactmat=line.manufacturer_part_id or "",
+                matgroup=line.unspsc or "",
+                contract=oci.get("contract", "") if line.contract_price is not None else "",
+                ext_quote_id=f"PG-{session.id}",
+                ext_quote_item=str(line.position),
+                longtext=line.description if len(line.description) > LIMITS["DESCRIPTION"] else "",
+                custom=values,
+            )
+        )
+    return items
+
+
+def oci_form(db: Session, session: PunchoutSession) -> TransferForm:
+    oci = session.buyer.settings.get("oci", {})
+    options = FormatOptions(
+        decimals=int(oci.get("decimals", 3)),
+        index_base=int(oci.get("index_base", 1)),
+        unit_map=oci.get("unit_map") or {},
+    )
+    try:
+        fields, cuts = new_item_fields(oci_items(session), options)
+    except OciValueError as exc:
+        raise SessionError(f"the cart cannot be sent over OCI: {exc}", 409) from None
+    for cut in cuts:
+        record(
+            db,
+            "transfer.cut",
+            f"line {cut.line}: {cut.field} cut from {len(cut.original)} to "
+            f"{len(cut.sent)} characters (OCI limit {LIMITS[cut.field]})",
+            buyer_id=session.buyer_id,
+            session_id=session.id,
+            level="warning",
+            data={"line": cut.line, "field": cut.field, "original": cut.original, "sent": cut.sent},
+        )
+    echo = tuple((name, value) for name, value in session.details.get("echo", []))
+    return TransferForm(
+        action=session.return_url,
+        target=session.details.get("target") or "_top",
+        fields=echo + tuple(fields),
+    )
+
+
+def cxml_form(session: PunchoutSession, default_version: str) -> tuple[TransferForm, str, str]:
+    document = cxml_order_message(session, default_version)
+    encoding = session.buyer.settings.get("cxml", {}).get("form_encoding", "cxml-base64")
+    if encoding == "cxml-urlencoded":
+        fields = (("cxml-urlencoded", document.decode("utf-8")),)
+    else:
+        fields = (("cxml-base64", base64.b64encode(document).decode("ascii")),)
+    target = session.details.get("extrinsics", {}).get("returnframe") or "_top"
+    form = TransferForm(action=session.return_url, target=target, fields=fields)
+    return form, encoding, redact_document(document)
+
+
 def transfer(db: Session, session: PunchoutSession, default_version: str) -> TransferForm:
     """Close the session and build the form that returns its cart."""
     if not session.return_url:
@@ -78,14 +172,12 @@ def transfer(db: Session, session: PunchoutSession, default_version: str) -> Tra
             409,
         )
     mark_transferred(db, session)
-    if session.protocol != "cxml":
-        raise SessionError(f"transfer for protocol {session.protocol!r} is not available", 409)
-    document = cxml_order_message(session, default_version)
-    encoding = session.buyer.settings.get("cxml", {}).get("form_encoding", "cxml-base64")
-    if encoding == "cxml-urlencoded":
-        fields = (("cxml-urlencoded", document.decode("utf-8")),)
+    if session.protocol == "oci":
+        form = oci_form(db, session)
+        encoding = "OCI NEW_ITEM form"
+        document = "\n".join(f"{name}={value}" for name, value in form.fields)
     else:
-        fields = (("cxml-base64", base64.b64encode(document).decode("ascii")),)
+        form, encoding, document = cxml_form(session, default_version)
     record(
         db,
         "transfer",
@@ -93,7 +185,6 @@ def transfer(db: Session, session: PunchoutSession, default_version: str) -> Tra
         buyer_id=session.buyer_id,
         session_id=session.id,
         data={"lines": len(session.lines), "encoding": encoding, "return_url": session.return_url},
-        document=redact_document(document),
+        document=document,
     )
-    target = session.details.get("extrinsics", {}).get("returnframe") or "_top"
-    return TransferForm(action=session.return_url, target=target, fields=fields)
+    return form

@@ -1,0 +1,253 @@
+"""Inbound OCI: the catalog call from the buyer user's browser.
+
+Authenticates the call against the buyer's OCI login (failures rate-limited
+per buyer), checks HOOK_URL against the allowlist, resolves the person, opens
+a session and decides what the browser sees: the storefront, a product, a
+search, or (VALIDATE, BACKGROUND_SEARCH) no page at all but an immediate post
+back to HOOK_URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from gateway.marketplace import catalog
+from gateway.models import Buyer, utcnow
+from gateway.oci.call import CallOptions, OciCallError, parse_call
+from gateway.sessions import service as sessions
+from gateway.sessions.events import record
+from gateway.sessions.transfer import TransferForm, transfer
+from gateway.state import Gateway
+from provisioning.authn import OCI_FAILURE, AuthenticationFailed, authenticate_oci, recent_failures
+from provisioning.buyers import url_allowed
+from provisioning.users import Identity, UserRefused, resolve_user
+
+FAILURE_WINDOW = timedelta(minutes=15)
+DEFAULT_MAX_FAILURES = 10
+BACKGROUND_SEARCH_LIMIT = 50
+
+
+class OciRefused(Exception):
+    """The call is refused; ``status`` and ``message`` are what the error page shows."""
+
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Shop:
+    """Open the storefront at ``path`` with this session token."""
+
+    endpoint: str
+    token: str
+    args: dict
+
+
+@dataclass(frozen=True)
+class PostBack:
+    """No page for the user: the form goes straight back to HOOK_URL."""
+
+    form: TransferForm
+    buyer_name: str
+
+
+def hook_url_allowed(url: str, buyer: Buyer) -> bool:
+    if url.upper().startswith("SAPEVENT:"):
+        return bool(buyer.settings.get("oci", {}).get("allow_sapevent", False))
+    return url_allowed(url, buyer.return_url_prefixes)
+
+
+def handle(gateway: Gateway, buyer_id: str, pairs: list[tuple[str, str]]) -> Shop | PostBack:
+    """Serve one OCI call, or raise OciRefused (its event is already committed)."""
+    outcome: Shop | PostBack | OciRefused
+    with gateway.db.transaction() as db:
+        outcome = _serve(db, gateway, buyer_id, pairs)
+    if isinstance(outcome, OciRefused):
+        raise outcome
+    return outcome
+
+
+def _refuse(
+    db: Session,
+    buyer_id: str | None,
+    kind: str,
+    status: int,
+    title: str,
+    message: str,
+    data: dict | None = None,
+) -> OciRefused:
+    record(db, kind, f"{status} {message}", buyer_id=buyer_id, level="error", data=data or {})
+    return OciRefused(status, title, message)
+
+
+def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
+    buyer = db.get(Buyer, buyer_id)
+    names = sorted({name for name, _ in pairs})
+    if buyer is None or not buyer.settings.get("oci"):
+        return _refuse(
+            db,
+            None,
+            "oci.rejected",
+            404,
+            "Unknown catalog",
+            f"no OCI catalog connection {buyer_id!r} is configured on this gateway",
+            {"buyer": buyer_id, "parameters": names},
+        )
+    oci = buyer.settings["oci"]
+    limit = int(oci.get("max_failures") or DEFAULT_MAX_FAILURES)
+    if recent_failures(db, buyer.id, OCI_FAILURE, utcnow() - FAILURE_WINDOW) >= limit:
+        return _refuse(
+            db,
+            buyer.id,
+            "oci.rate_limited",
+            429,
+            "Too many failed logins",
+            f"more than {limit} failed logins for this catalog in the last "
+            f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes; try again later "
+            "or ask your SAP administrator to check the catalog's login",
+        )
+    try:
+        call = parse_call(pairs, CallOptions.from_settings(oci))
+    except OciCallError as exc:
+        return _refuse(
+            db,
+            buyer.id,
+            "oci.rejected",
+            400,
+            "Catalog call incomplete",
+            exc.message,
+            {"parameters": names, "field": exc.field},
+        )
+    try:
+        credential = authenticate_oci(db, gateway.box, buyer, call.username, call.password)
+    except AuthenticationFailed as exc:
+        return _refuse(
+            db,
+            buyer.id,
+            OCI_FAILURE,
+            401,
+            "Catalog login failed",
+            f"{exc.detail}; check the user name and password configured for this "
+            "catalog in your procurement system",
+            {"parameters": names},
+        )
+    if not hook_url_allowed(call.hook_url, buyer):
+        return _refuse(
+            db,
+            buyer.id,
+            "oci.rejected",
+            400,
+            "Return address not allowed",
+            f"HOOK_URL {call.hook_url!r} is not among the return addresses allowed "
+            f"for buyer {buyer.id!r}",
+        )
+    identity = Identity(
+        call.email,
+        call.unique_name,
+        call.name,
+        call.roles,
+        {"email": "OCI parameter"} if call.email else {},
+    )
+    try:
+        user, decisions = resolve_user(db, buyer, identity)
+    except UserRefused as exc:
+        return _refuse(db, buyer.id, "oci.user_refused", 401, "User not registered", exc.message)
+    opened = sessions.open_session(
+        db,
+        buyer=buyer,
+        user=user,
+        protocol="oci",
+        operation="create",
+        token_ttl=gateway.settings.start_token_ttl_seconds,
+        return_url=call.hook_url,
+        selected_sku=call.product_id if call.function == "DETAIL" else None,
+        details={
+            "echo": [list(pair) for pair in call.echo],
+            "target": call.target,
+            "function": call.function,
+            "identity": {
+                "email": identity.email,
+                "unique_name": identity.unique_name,
+                "name": identity.name,
+                "roles": list(identity.roles),
+            },
+            "auth": {"method": "OCI login", "username": credential.identity},
+        },
+    )
+    session = opened.session
+    record(
+        db,
+        "oci.call",
+        f"OCI call, FUNCTION={call.function or 'none'}",
+        buyer_id=buyer.id,
+        session_id=session.id,
+        data={"parameters": names, "function": call.function, "hook_url": call.hook_url},
+    )
+    record(
+        db,
+        "auth.ok",
+        f"authenticated OCI user {credential.identity}",
+        buyer_id=buyer.id,
+        session_id=session.id,
+        data={"method": "OCI login"},
+    )
+    for decision in decisions:
+        record(
+            db,
+            decision.kind,
+            decision.message,
+            buyer_id=buyer.id,
+            session_id=session.id,
+            data=decision.data,
+        )
+    if call.unknown_function:
+        record(
+            db,
+            "oci.function_unknown",
+            f"FUNCTION={call.unknown_function} is not supported; normal shopping instead",
+            buyer_id=buyer.id,
+            session_id=session.id,
+            level="warning",
+        )
+    started = sessions.start(db, opened.start_token, gateway.settings.session_ttl_seconds)
+    token = started.session_token
+    if call.function == "DETAIL":
+        return Shop("shop.product", token, {"sku": call.product_id})
+    if call.function == "SOURCING":
+        return Shop("shop.index", token, {"q": call.search_string})
+    if call.function == "VALIDATE":
+        if catalog.product_for(db, buyer.id, call.product_id) is None:
+            record(
+                db,
+                "oci.validate",
+                f"VALIDATE: product {call.product_id!r} is not in the "
+                "catalog; an empty cart is returned",
+                buyer_id=buyer.id,
+                session_id=session.id,
+                level="warning",
+            )
+        else:
+            sessions.set_quantity(db, session, call.product_id, call.quantity, log=False)
+        return PostBack(transfer(db, session, gateway.settings.default_cxml_version), buyer.name)
+    if call.function == "BACKGROUND_SEARCH":
+        hits, total = catalog.search(
+            db, buyer.id, call.search_string, limit=BACKGROUND_SEARCH_LIMIT
+        )
+        for hit in hits:
+            sessions.set_quantity(db, session, hit.product.sku, Decimal(1), log=False)
+        record(
+            db,
+            "oci.background_search",
+            f"BACKGROUND_SEARCH {call.search_string!r}: {total} hit(s), {len(hits)} returned",
+            buyer_id=buyer.id,
+            session_id=session.id,
+        )
+        return PostBack(transfer(db, session, gateway.settings.default_cxml_version), buyer.name)
+    return Shop("shop.index", token, {})

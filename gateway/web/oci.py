@@ -1,0 +1,26 @@
+"""GET/POST /oci/<buyer_id>: the SAP OCI catalog call from the buyer user's browser."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from gateway import oci_inbound
+from gateway.web import current_gateway
+
+bp = Blueprint("oci", __name__)
+
+
+@bp.route("/oci/<buyer_id>", methods=["GET", "POST"])
+def catalog_call(buyer_id: str):
+    pairs = list(request.args.items(multi=True))
+    if request.method == "POST":
+        pairs += list(request.form.items(multi=True))
+    try:
+        outcome = oci_inbound.handle(current_gateway(), buyer_id, pairs)
+    except oci_inbound.OciRefused as exc:
+        return render_template("error.html", title=exc.title, message=exc.message), exc.status
+    if isinstance(outcome, oci_inbound.PostBack):
+        return render_template(
+            "transfer.html", form=outcome.form, buyer={"name": outcome.buyer_name}
+        )
+    return redirect(url_for(outcome.endpoint, session=outcome.token, **outcome.args))

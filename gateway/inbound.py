@@ -30,7 +30,7 @@ from gateway.state import Gateway
 from gateway.xml import MalformedXML, UnsafeXML, parse
 from provisioning.authn import Authenticated, AuthenticationFailed, authenticate
 from provisioning.buyers import url_allowed
-from provisioning.users import Identity, UserRefused, resolve_user
+from provisioning.users import UserRefused, record_decisions, resolve_user
 
 log = logging.getLogger(__name__)
 EXCERPT = 4096
@@ -87,8 +87,7 @@ def _setup(db: Session, ctx: Context):
             f"BrowserFormPost URL {return_url!r} is not among the return URLs allowed for "
             f"buyer {buyer.id!r}"
         )
-    found = user_identity(setup)
-    identity = Identity(found.email, found.unique_name, found.name, found.roles, found.source)
+    identity = user_identity(setup)
     try:
         user, decisions = resolve_user(db, buyer, identity)
     except UserRefused as exc:
@@ -113,13 +112,7 @@ def _setup(db: Session, ctx: Context):
             "user_agent": ctx.envelope.user_agent,
             "deployment_mode": ctx.envelope.deployment_mode,
             "timestamp": ctx.envelope.timestamp_raw,
-            "identity": {
-                "email": identity.email,
-                "unique_name": identity.unique_name,
-                "name": identity.name,
-                "roles": list(identity.roles),
-                "source": identity.source,
-            },
+            "identity": identity.public(),
             "extrinsics": setup.extrinsics,
             "ship_to": setup.ship_to,
             "auth": {"method": ctx.auth.method, "sender": ctx.auth.sender},
@@ -127,15 +120,7 @@ def _setup(db: Session, ctx: Context):
     )
     session = opened.session
     _log_request(db, ctx, session.id)
-    for decision in decisions:
-        record(
-            db,
-            decision.kind,
-            decision.message,
-            buyer_id=buyer.id,
-            session_id=session.id,
-            data=decision.data,
-        )
+    record_decisions(db, decisions, buyer.id, session.id)
     if not return_url:
         record(
             db,

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from gateway.identity import Identity
 from gateway.marketplace import catalog
 from gateway.models import Buyer, utcnow
 from gateway.oci.call import CallOptions, OciCallError, parse_call
@@ -24,7 +25,7 @@ from gateway.sessions.transfer import TransferForm, transfer
 from gateway.state import Gateway
 from provisioning.authn import OCI_FAILURE, AuthenticationFailed, authenticate_oci, recent_failures
 from provisioning.buyers import url_allowed
-from provisioning.users import Identity, UserRefused, resolve_user
+from provisioning.users import UserRefused, record_decisions, resolve_user
 
 FAILURE_WINDOW = timedelta(minutes=15)
 DEFAULT_MAX_FAILURES = 10
@@ -172,12 +173,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             "echo": [list(pair) for pair in call.echo],
             "target": call.target,
             "function": call.function,
-            "identity": {
-                "email": identity.email,
-                "unique_name": identity.unique_name,
-                "name": identity.name,
-                "roles": list(identity.roles),
-            },
+            "identity": identity.public(),
             "auth": {"method": "OCI login", "username": credential.identity},
         },
     )
@@ -198,15 +194,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         session_id=session.id,
         data={"method": "OCI login"},
     )
-    for decision in decisions:
-        record(
-            db,
-            decision.kind,
-            decision.message,
-            buyer_id=buyer.id,
-            session_id=session.id,
-            data=decision.data,
-        )
+    record_decisions(db, decisions, buyer.id, session.id)
     if call.unknown_function:
         record(
             db,

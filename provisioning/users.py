@@ -7,22 +7,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.identity import Identity
 from gateway.models import Buyer, User, utcnow
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A person as the procurement system named them (protocol-neutral)."""
-
-    email: str | None = None
-    unique_name: str | None = None
-    name: str | None = None
-    roles: tuple[str, ...] = ()
-    source: dict = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return self.email or self.unique_name or "anonymous"
+from gateway.sessions.events import record
 
 
 class UserRefused(Exception):
@@ -143,3 +130,18 @@ def resolve_user(
             Decision("user.matched", f"user {identity.label} recognised", {"user_id": user.id})
         )
     return user, decisions
+
+
+def record_decisions(
+    db: Session, decisions: list[Decision], buyer_id: str, session_id: int
+) -> None:
+    """Log every provisioning decision on the session, with its reason."""
+    for decision in decisions:
+        record(
+            db,
+            decision.kind,
+            decision.message,
+            buyer_id=buyer_id,
+            session_id=session_id,
+            data=decision.data,
+        )

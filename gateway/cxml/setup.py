@@ -6,13 +6,14 @@ element order (Coupa sends Contact before BrowserFormPost) are read as meant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
 from gateway.cxml.envelope import child, children, text
 from gateway.cxml.errors import NotAcceptable
+from gateway.identity import Identity
 
 OPERATIONS = ("create", "edit", "inspect")
 
@@ -30,19 +31,6 @@ class ItemOut:
     aux_id: str
     quantity: Decimal
     line_number: str | None = None
-
-
-@dataclass(frozen=True)
-class UserIdentity:
-    email: str | None = None
-    unique_name: str | None = None
-    name: str | None = None
-    roles: tuple[str, ...] = ()
-    source: dict = field(default_factory=dict)
-
-    @property
-    def known(self) -> bool:
-        return bool(self.email or self.unique_name)
 
 
 @dataclass(frozen=True)
@@ -167,7 +155,7 @@ def _looks_like_email(value: str | None) -> bool:
 
 def user_identity(
     setup: SetupRequest, role_extrinsics: tuple[str, ...] = ROLE_EXTRINSICS
-) -> UserIdentity:
+) -> Identity:
     """Who is punching out, from the Extrinsics and the Contact (role endUser first)."""
     contacts = sorted(setup.contacts, key=lambda c: c["role"] != "endUser")
     contact = contacts[0] if contacts else {"name": "", "email": "", "role": ""}
@@ -201,7 +189,7 @@ def user_identity(
         value = setup.extrinsic(extrinsic)
         if value:
             roles.extend(r.strip() for r in value.replace(";", ",").split(",") if r.strip())
-    return UserIdentity(
+    return Identity(
         email=email.strip().lower() if email else None,
         unique_name=unique_name,
         name=name,

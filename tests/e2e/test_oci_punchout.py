@@ -13,10 +13,18 @@ pytestmark = pytest.mark.e2e
 
 
 def oci_url(base: str, listener, **extra) -> str:
-    params = {"USERNAME": "acme_srm", "PASSWORD": "demo-acme-oci-password",
-              "HOOK_URL": listener.url("/punchout/oci-return"), "~OkCode": "ADDI",
-              "~TARGET": "_top", "~CALLER": "CTLG", "email": "max@acme.example",
-              "first_name": "Max", "last_name": "Muster", **extra}
+    params = {
+        "USERNAME": "acme_srm",
+        "PASSWORD": "demo-acme-oci-password",
+        "HOOK_URL": listener.url("/punchout/oci-return"),
+        "~OkCode": "ADDI",
+        "~TARGET": "_top",
+        "~CALLER": "CTLG",
+        "email": "max@acme.example",
+        "first_name": "Max",
+        "last_name": "Muster",
+        **extra,
+    }
     return f"{base}/oci/acme?{urlencode(params)}"
 
 
@@ -52,11 +60,13 @@ def test_oci_login_shop_transfer(browser, live_server, listener, demo_buyers):
 
 def test_validate_without_ui(browser, live_server, listener, demo_buyers):
     page = browser.new_page()
-    page.goto(oci_url(live_server, listener, FUNCTION="VALIDATE", PRODUCTID="NW-3001",
-                      QUANTITY="2"))
+    page.goto(
+        oci_url(live_server, listener, FUNCTION="VALIDATE", PRODUCTID="NW-3001", QUANTITY="2")
+    )
     items = items_of(listener.wait())
     assert [(i["VENDORMAT"], i["QUANTITY"], i["PRICE"]) for i in items] == [
-        ("NW-3001", "2.000", "169.000")]
+        ("NW-3001", "2.000", "169.000")
+    ]
     page.close()
 
 

@@ -108,6 +108,15 @@ def number(value: Decimal, decimals: int, field_name: str) -> str:
     return rendered
 
 
+# C0 controls (but tab and newline) cannot travel in an HTML form: browsers turn
+# them into U+FFFD. They are removed before anything is measured or cut.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(value: str) -> str:
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def _cut(value: str, limit: int) -> str:
     return value[:limit].rstrip()
 
@@ -156,12 +165,12 @@ def new_item_fields(
         for name in ORDER:
             if name not in values:
                 continue
-            value = values[name]
+            value = clean(values[name])
             sent = value if name in NUMERIC else _cut(value, LIMITS[name])
             if sent != value:
                 cuts.append(Cut(n, name, value, sent))
             fields.append((f"NEW_ITEM-{name}[{n}]", sent))
-        longtext = item.longtext or (item.description if len(item.description) > 40 else "")
+        longtext = clean(item.longtext or (item.description if len(item.description) > 40 else ""))
         if longtext:
             fields.append((f"NEW_ITEM-LONGTEXT_{n}:132[]", longtext))
     return fields, cuts

@@ -18,6 +18,7 @@ from gateway.oci.items import (
     new_item_fields,
     parse_decimal,
     parse_form_html,
+    clean,
     parse_new_item_fields,
 )
 from gateway.sessions.transfer import TransferForm
@@ -115,6 +116,13 @@ def test_long_values_are_cut_and_reported():
             assert len(value) <= LIMITS[field]
 
 
+def test_control_characters_are_removed():
+    fields, _ = new_item_fields([_item(description="Bolt\x00 M8\x1b", longtext="a\x00b\r\nc\td")])
+    values = dict(fields)
+    assert values["NEW_ITEM-DESCRIPTION[1]"] == "Bolt M8"
+    assert values["NEW_ITEM-LONGTEXT_1:132[]"] == "ab\nc\td"
+
+
 def test_empty_cart_gives_no_item_fields():
     assert new_item_fields([]) == ([], [])
 
@@ -173,4 +181,4 @@ def test_every_cart_parses_back_to_the_same_items(cart, base):
         assert got["EXT_PRODUCT_ID"] == sent.ext_product_id
         assert got.get("MANUFACTMAT", "") == sent.manufactmat
         assert got.get("LEADTIME") == (None if sent.leadtime is None else str(sent.leadtime))
-        assert got.get("LONGTEXT", "") == sent.longtext
+        assert got.get("LONGTEXT", "") == clean(sent.longtext)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.cxml import documents
@@ -23,7 +23,9 @@ from gateway.cxml.errors import (
     Unauthorized,
 )
 from gateway.cxml.setup import parse_setup_request, user_identity
+from gateway.mime import Part
 from gateway.models import Supplier, utcnow
+from gateway.orders.intake import replay, take_order
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record, redact_document
 from gateway.state import Gateway
@@ -54,6 +56,7 @@ class Context:
     envelope: Envelope
     auth: Authenticated
     raw: bytes
+    parts: list[Part] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -66,6 +69,7 @@ class Handled:
     code: int
     body: object = None  # the response element, if any
     session_id: int | None = None
+    text: str | None = None
 
 
 Handler = Callable[[Session, Context], Handled]
@@ -160,9 +164,28 @@ def _setup(db: Session, ctx: Context):
     return Handled(200, documents.setup_response(start_url), session.id)
 
 
+def _order(db: Session, ctx: Context):
+    buyer = ctx.auth.buyer
+    order = replay(db, buyer.id, ctx.envelope.payload_id, ctx.raw)
+    if order is not None:
+        record(
+            db,
+            "order.duplicate",
+            f"OrderRequest {ctx.envelope.payload_id} received again; original answer repeated",
+            buyer_id=buyer.id,
+            session_id=order.session_id,
+            data={"order": order.id},
+        )
+        return Handled(order.response_code, session_id=order.session_id, text=order.response_text)
+    order = take_order(db, buyer=buyer, envelope=ctx.envelope, raw=ctx.raw, parts=ctx.parts)
+    _log_request(db, ctx, order.session_id)
+    return Handled(order.response_code, session_id=order.session_id, text=order.response_text)
+
+
 HANDLERS: dict[str, Handler] = {
     "ProfileRequest": _profile,
     "PunchOutSetupRequest": _setup,
+    "OrderRequest": _order,
 }
 
 
@@ -190,8 +213,18 @@ def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
     )
 
 
-def handle(gateway: Gateway, raw: bytes) -> Answer:
-    """Answer one POST /cxml body."""
+def handle(gateway: Gateway, raw: bytes, parts: list[Part] | None = None) -> Answer:
+    """Answer one POST /cxml body (``parts``: the attachments of a multipart body)."""
+    try:
+        return _handle(gateway, raw, parts or [])
+    except IntegrityError:
+        # A concurrent copy of the same document committed first (unique
+        # payloadID or orderID+version): this attempt now finds it and answers
+        # as the first one did.
+        return _handle(gateway, raw, parts or [])
+
+
+def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
     version = gateway.settings.default_cxml_version
     buyer_id = None
     envelope = None
@@ -214,7 +247,7 @@ def handle(gateway: Gateway, raw: bytes) -> Answer:
                 buyer_id = exc.buyer_id
                 raise
             buyer_id = auth.buyer.id
-            ctx = Context(gateway, envelope, auth, raw)
+            ctx = Context(gateway, envelope, auth, raw, parts)
             version = ctx.version
             handler = HANDLERS.get(envelope.name)
             if handler is None or envelope.kind != "Request":
@@ -224,7 +257,7 @@ def handle(gateway: Gateway, raw: bytes) -> Answer:
             result = handler(db, ctx)
             if result.session_id is None:
                 _log_request(db, ctx, None)
-            answer = documents.response(result.code, version=version, body=result.body)
+            answer = documents.response(result.code, result.text, version=version, body=result.body)
             record(
                 db,
                 "document.out",
@@ -237,6 +270,8 @@ def handle(gateway: Gateway, raw: bytes) -> Answer:
         return Answer(result.code, answer)
     except CxmlError as exc:
         return _reject(gateway, exc, raw, version, buyer_id, envelope)
+    except IntegrityError:
+        raise
     except SQLAlchemyError:
         log.exception("database failure while handling cXML")
         return _reject(
@@ -284,3 +319,9 @@ def reject_oversize(gateway: Gateway, length: int) -> Answer:
     limit = gateway.settings.max_document_bytes
     exc = BadRequest(f"document refused: {length} bytes is over the limit of {limit} bytes")
     return _reject(gateway, exc, b"", gateway.settings.default_cxml_version, None, None)
+
+
+def reject_malformed(gateway: Gateway, detail: str) -> Answer:
+    return _reject(
+        gateway, BadRequest(detail), b"", gateway.settings.default_cxml_version, None, None
+    )

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -246,3 +247,116 @@ class Event(Base):
         Index("ix_events_session", "session_id", "id"),
         Index("ix_events_buyer_at", "buyer_id", "at"),
     )
+
+
+class Order(Base):
+    """A purchase order as the buyer sent it (one row per orderID and version)."""
+
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("punchout_sessions.id", ondelete="SET NULL")
+    )
+    order_id: Mapped[str] = mapped_column(String(100))  # the buyer's orderID
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    type: Mapped[str] = mapped_column(String(10), default="new")  # new | update | delete
+    payload_id: Mapped[str] = mapped_column(String(300))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    order_date: Mapped[str | None] = mapped_column(String(60))
+    total: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # Addresses, shipping, tax, masked payment card, comments, extrinsics, flags.
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    response_code: Mapped[int] = mapped_column(Integer, default=200)
+    response_text: Mapped[str] = mapped_column(Text, default="OK")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.line_number", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(cascade="all, delete-orphan")
+    __table_args__ = (
+        UniqueConstraint("buyer_id", "payload_id", name="uq_orders_buyer_payload"),
+        UniqueConstraint("buyer_id", "order_id", "version", "type", name="uq_orders_buyer_order"),
+        Index("ix_orders_session", "session_id"),
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_number: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(100))
+    aux_id: Mapped[str | None] = mapped_column(String(255))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    unit_price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(Text, default="")
+    uom: Mapped[str | None] = mapped_column(String(10))
+    requested_delivery_date: Mapped[str | None] = mapped_column(String(60))
+    # The cart line this order line came from, and what the cart and contract said.
+    cart_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cart_lines.id", ondelete="SET NULL")
+    )
+    cart_quantity: Mapped[Decimal | None] = mapped_column(Money)
+    cart_price: Mapped[Decimal | None] = mapped_column(Money)
+    contract_price: Mapped[Decimal | None] = mapped_column(Money)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)  # extrinsics, comments, flags
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    __table_args__ = (Index("ix_order_lines_order", "order_pk"),)
+
+
+class Attachment(Base):
+    """A MIME part referenced from an order by ``cid:``."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    content_id: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str | None] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutboxMessage(Base):
+    """Something the gateway must deliver, written in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # marketplace.order | cxml.<Request> ...
+    # Sent with every attempt; receivers use it to drop duplicates.
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    buyer_id: Mapped[str | None] = mapped_column(String(64))
+    order_pk: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class MarketplaceOrder(Base):
+    """The embedded marketplace's own record of an order handed to it."""
+
+    __tablename__ = "marketplace_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="accepted")
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    invoice_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from gateway import inbound
+from gateway.mime import MimeError, split_related
 from gateway.web import current_gateway
 
 bp = Blueprint("cxml", __name__)
@@ -20,5 +21,13 @@ def receive() -> Response:
         # Read one byte past the limit so a chunked body that is too large is
         # recognised without reading all of it.
         raw = request.stream.read(limit + 1)
-        answer = inbound.handle(gateway, raw)
+        if request.mimetype == "multipart/related" and len(raw) <= limit:
+            try:
+                raw, parts = split_related(request.headers["Content-Type"], raw)
+            except MimeError as exc:
+                answer = inbound.reject_malformed(gateway, f"multipart body unusable: {exc}")
+            else:
+                answer = inbound.handle(gateway, raw, parts)
+        else:
+            answer = inbound.handle(gateway, raw)
     return Response(answer.body, status=answer.http_status, content_type="text/xml; charset=utf-8")

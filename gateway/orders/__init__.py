@@ -1,0 +1,1 @@
+"""Order intake: durable, exactly once, matched to the punchout it came from."""

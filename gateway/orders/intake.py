@@ -1,0 +1,326 @@
+"""Taking an OrderRequest: idempotency, matching to the cart, mismatch policy, handoff.
+
+The order, its lines, attachments, events and the outbox message that hands it
+to the marketplace are written in one transaction; the 200 goes out only after
+it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway import money
+from gateway.cxml.errors import Conflict, NotAcceptable
+from gateway.cxml.order import OrderRequestIn, parse_order_request
+from gateway.mime import Part
+from gateway.models import (
+    Attachment,
+    CartLine,
+    ContractPrice,
+    Order,
+    OrderLine,
+    OutboxMessage,
+    PunchoutSession,
+)
+from gateway.sessions.events import record
+
+POLICIES = ("accept_and_flag", "reject")
+
+
+def body_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def replay(db: Session, buyer_id: str, payload_id: str, raw: bytes) -> Order | None:
+    """The order this exact document already created, or Conflict for a reused payloadID."""
+    existing = db.scalar(
+        select(Order).where(Order.buyer_id == buyer_id, Order.payload_id == payload_id)
+    )
+    if existing is None:
+        return None
+    if existing.body_sha256 != body_hash(raw):
+        raise Conflict(
+            f"payloadID {payload_id!r} was already used by a different document "
+            f"(order {existing.order_id})"
+        )
+    return existing
+
+
+def _version(db: Session, buyer_id: str, request: OrderRequestIn) -> int:
+    if request.version is not None:
+        return request.version
+    if request.type == "new":
+        return 1
+    latest = db.scalar(
+        select(func.max(Order.version)).where(
+            Order.buyer_id == buyer_id, Order.order_id == request.order_id
+        )
+    )
+    return (latest or 0) + 1
+
+
+def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) -> list[dict]:
+    """Link lines to the cart lines they came from; return the differences found."""
+    flags = []
+    sessions: Counter[int] = Counter()
+    contracts = dict(
+        db.execute(
+            select(ContractPrice.sku, ContractPrice.price).where(
+                ContractPrice.buyer_id == buyer_id,
+                ContractPrice.sku.in_([line.sku for line in request.lines]),
+            )
+        ).all()
+    )
+    for line_in, line in zip(request.lines, order.lines, strict=True):
+        cart = None
+        if line_in.aux_id:
+            # Only this buyer's carts: a line id from another buyer never matches.
+            cart = db.scalar(
+                select(CartLine)
+                .join(PunchoutSession, CartLine.session_id == PunchoutSession.id)
+                .where(PunchoutSession.buyer_id == buyer_id, CartLine.aux_id == line_in.aux_id)
+                .order_by(CartLine.id.desc())
+                .limit(1)
+            )
+        line.contract_price = contracts.get(line_in.sku)
+        if cart is None:
+            line.details = {**line.details, "matched": False}
+            continue
+        sessions[cart.session_id] += 1
+        line.cart_line_id = cart.id
+        line.cart_quantity = cart.quantity
+        line.cart_price = cart.unit_price
+        if cart.sku != line_in.sku:
+            flags.append(
+                {"line": line.line_number, "kind": "sku", "order": line_in.sku, "cart": cart.sku}
+            )
+        if line_in.unit_price is not None and line_in.unit_price != cart.unit_price:
+            flags.append(
+                {
+                    "line": line.line_number,
+                    "kind": "price_vs_cart",
+                    "order": money.amount(line_in.unit_price),
+                    "cart": money.amount(cart.unit_price),
+                }
+            )
+        if line_in.quantity != cart.quantity:
+            flags.append(
+                {
+                    "line": line.line_number,
+                    "kind": "quantity_vs_cart",
+                    "order": money.quantity(line_in.quantity),
+                    "cart": money.quantity(cart.quantity),
+                }
+            )
+    for line_in, line in zip(request.lines, order.lines, strict=True):
+        contract = line.contract_price
+        if (
+            contract is not None
+            and line_in.unit_price is not None
+            and line_in.unit_price != contract
+        ):
+            flags.append(
+                {
+                    "line": line.line_number,
+                    "kind": "price_vs_contract",
+                    "order": money.amount(line_in.unit_price),
+                    "contract": money.amount(contract),
+                }
+            )
+    if sessions:
+        order.session_id = sessions.most_common(1)[0][0]
+    return flags
+
+
+def _describe(flag: dict) -> str:
+    other = "contract" if "contract" in flag else "cart"
+    return (
+        f"line {flag['line']}: {flag['kind'].replace('_', ' ')} ({flag['order']} ordered, "
+        f"{flag[other]} in the {other})"
+    )
+
+
+def marketplace_payload(order: Order) -> dict:
+    """The JSON the marketplace receives (documented in the README)."""
+    return {
+        "order": {
+            "id": order.id,
+            "buyer": order.buyer_id,
+            "order_id": order.order_id,
+            "version": order.version,
+            "type": order.type,
+            "order_date": order.order_date,
+            "total": None if order.total is None else money.amount(order.total),
+            "currency": order.currency,
+            "session_id": order.session_id,
+            "ship_to": order.details.get("ship_to"),
+            "bill_to": order.details.get("bill_to"),
+            "payment": order.details.get("payment"),
+            "comments": order.details.get("comments"),
+            "flags": order.details.get("flags", []),
+            "lines": [
+                {
+                    "line_number": line.line_number,
+                    "sku": line.sku,
+                    "line_id": line.aux_id,
+                    "quantity": money.quantity(line.quantity),
+                    "unit_price": None
+                    if line.unit_price is None
+                    else money.amount(line.unit_price),
+                    "currency": line.currency,
+                    "uom": line.uom,
+                    "description": line.description,
+                    "requested_delivery_date": line.requested_delivery_date,
+                }
+                for line in order.lines
+            ],
+            "attachments": [
+                {
+                    "content_id": a.content_id,
+                    "content_type": a.content_type,
+                    "filename": a.filename,
+                    "size": a.size,
+                }
+                for a in order.attachments
+            ],
+        }
+    }
+
+
+def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -> Order:
+    """Store an OrderRequest and hand it to the marketplace; raise a CxmlError to refuse it."""
+    request = parse_order_request(envelope.body)
+    version = _version(db, buyer.id, request)
+    duplicate = db.scalar(
+        select(Order).where(
+            Order.buyer_id == buyer.id,
+            Order.order_id == request.order_id,
+            Order.version == version,
+            Order.type == request.type,
+        )
+    )
+    if duplicate is not None:
+        return duplicate  # same orderID and version: answered as the first time
+    if request.type != "new":
+        previous = db.scalar(
+            select(Order)
+            .where(Order.buyer_id == buyer.id, Order.order_id == request.order_id)
+            .order_by(Order.id.desc())
+            .limit(1)
+        )
+        if previous is None:
+            raise Conflict(
+                f"order {request.order_id!r} is not known here; a {request.type} "
+                "needs the original order first"
+            )
+        if previous.type == "delete":
+            raise Conflict(
+                f"order {request.order_id!r} was deleted; it cannot be "
+                f"{'updated' if request.type == 'update' else 'deleted'} again"
+            )
+    cids = {p.content_id for p in parts}
+    missing = [ref for ref in request.attachment_refs if ref[4:] not in cids]
+    if missing:
+        raise NotAcceptable(f"attachment {missing[0]} is referenced but not in the message")
+    order = Order(
+        buyer_id=buyer.id,
+        order_id=request.order_id,
+        version=version,
+        type=request.type,
+        payload_id=envelope.payload_id,
+        body_sha256=body_hash(raw),
+        order_date=request.order_date,
+        total=request.total,
+        currency=request.currency,
+        details={**request.details, "document_reference": request.document_reference},
+    )
+    for line_in in request.lines:
+        order.lines.append(
+            OrderLine(
+                line_number=line_in.line_number,
+                sku=line_in.sku,
+                aux_id=line_in.aux_id or None,
+                quantity=line_in.quantity,
+                unit_price=line_in.unit_price,
+                currency=line_in.currency,
+                description=line_in.description,
+                uom=line_in.uom,
+                requested_delivery_date=line_in.requested_delivery_date,
+                details={"extrinsics": line_in.extrinsics, "comments": line_in.comments},
+            )
+        )
+    for part in parts:
+        order.attachments.append(
+            Attachment(
+                content_id=part.content_id,
+                content_type=part.content_type,
+                filename=part.filename,
+                size=len(part.data),
+                data=part.data,
+            )
+        )
+    db.add(order)
+    flags = _match(db, buyer.id, order, request)
+    order.details = {**order.details, "flags": flags}
+    policy = buyer.settings.get("orders", {}).get("mismatch_policy", "accept_and_flag")
+    db.flush()
+    record(
+        db,
+        "order.received",
+        f"OrderRequest {request.type} {request.order_id} v{version}: {len(order.lines)} "
+        f"line(s), total {order.total} {order.currency or ''}".strip(),
+        buyer_id=buyer.id,
+        session_id=order.session_id,
+        data={"order": order.id, "order_id": order.order_id, "payload_id": order.payload_id},
+    )
+    for flag in flags:
+        record(
+            db,
+            "order.mismatch",
+            _describe(flag),
+            buyer_id=buyer.id,
+            session_id=order.session_id,
+            level="warning",
+            data={"order": order.id, **flag},
+        )
+    if flags and policy == "reject":
+        order.status = "rejected"
+        order.status_reason = "; ".join(_describe(f) for f in flags)
+        order.response_code = NotAcceptable.code
+        order.response_text = (
+            f"{NotAcceptable.reason}: order differs from the punchout "
+            f"cart or contract: {order.status_reason}"
+        )
+        record(
+            db,
+            "order.rejected",
+            order.status_reason,
+            buyer_id=buyer.id,
+            session_id=order.session_id,
+            level="error",
+            data={"order": order.id},
+        )
+        return order
+    if order.session_id is not None:
+        session = db.get(PunchoutSession, order.session_id)
+        if session is not None and session.status in ("open", "transferred"):
+            session.status = "ordered"
+    db.add(
+        OutboxMessage(
+            kind="marketplace.order",
+            idempotency_key=f"order-{order.id}",
+            buyer_id=buyer.id,
+            order_pk=order.id,
+            payload=json.dumps(marketplace_payload(order)),
+        )
+    )
+    return order
+
+
+def order_answer(order: Order) -> tuple[int, str]:
+    return order.response_code, order.response_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -251,6 +252,166 @@ def sessions_show(session_id: int, as_json: bool) -> None:
         if e["document"]:
             for line in e["document"].splitlines()[:200]:
                 click.echo(f"      | {line}")
+
+
+@main.group()
+def outbox() -> None:
+    """Reliable delivery of outbound messages."""
+
+
+@outbox.command("run")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--idle", default=1.0, show_default=True, help="Seconds to sleep when idle.")
+def outbox_run(once: bool, idle: float) -> None:
+    """Deliver pending messages (marketplace orders, cXML documents)."""
+    from gateway import outbox as box
+
+    gateway = _gateway()
+    if once:
+        stats = box.run_once(gateway, limit=1000)
+        click.echo(f"sent {stats.sent}, retry later {stats.retried}, dead {stats.dead}")
+        return
+    click.echo("outbox worker running (Ctrl-C to stop)")
+    with contextlib.suppress(KeyboardInterrupt):
+        box.run_forever(gateway, idle)
+
+
+@outbox.command("list")
+@click.option("--status", help="pending, sent or dead")
+@click.option("--json", "as_json", is_flag=True)
+def outbox_list(status, as_json) -> None:
+    """Outbound messages, newest first."""
+    from gateway.models import OutboxMessage
+
+    gateway = _gateway()
+    with gateway.db.transaction() as db:
+        stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
+        if status:
+            stmt = stmt.where(OutboxMessage.status == status)
+        rows = [
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "status": m.status,
+                "attempts": m.attempts,
+                "key": m.idempotency_key,
+                "last_error": m.last_error,
+            }
+            for m in db.scalars(stmt)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['id']:>6}  {r['kind']:<20} {r['status']:<8} {r['attempts']:>3}  "
+            f"{r['key']:<24} {r['last_error'] or ''}"
+        )
+
+
+@main.group()
+def orders() -> None:
+    """Orders taken from buyers."""
+
+
+@orders.command("list")
+@click.option("--buyer", help="Buyer id.")
+@click.option("--json", "as_json", is_flag=True)
+def orders_list(buyer, as_json) -> None:
+    """Orders handed to the marketplace, with their delivery state."""
+    from gateway.models import Order, OutboxMessage
+
+    gateway = _gateway()
+    with gateway.db.transaction() as db:
+        stmt = select(Order).order_by(Order.id.desc()).limit(200)
+        if buyer:
+            stmt = stmt.where(Order.buyer_id == buyer)
+        rows = []
+        for o in db.scalars(stmt):
+            delivery = db.scalar(
+                select(OutboxMessage).where(
+                    OutboxMessage.order_pk == o.id, OutboxMessage.kind == "marketplace.order"
+                )
+            )
+            rows.append(
+                {
+                    "id": o.id,
+                    "buyer": o.buyer_id,
+                    "order_id": o.order_id,
+                    "version": o.version,
+                    "type": o.type,
+                    "status": o.status,
+                    "session": o.session_id,
+                    "lines": len(o.lines),
+                    "total": None if o.total is None else str(o.total),
+                    "currency": o.currency,
+                    "flags": len(o.details.get("flags", [])),
+                    "delivery": delivery.status if delivery else None,
+                    "attempts": delivery.attempts if delivery else 0,
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no orders")
+        return
+    click.echo(
+        f"{'ID':>5}  {'BUYER':<10} {'ORDER':<14} {'V':>2} {'TYPE':<6} {'STATUS':<11} "
+        f"{'LINES':>5} {'FLAGS':>5}  DELIVERY"
+    )
+    for r in rows:
+        click.echo(
+            f"{r['id']:>5}  {r['buyer']:<10} {r['order_id']:<14} {r['version']:>2} "
+            f"{r['type']:<6} {r['status']:<11} {r['lines']:>5} {r['flags']:>5}  "
+            f"{r['delivery'] or '-'} ({r['attempts']} attempt(s))"
+        )
+
+
+@main.group()
+def marketplace() -> None:
+    """The embedded marketplace: move an order along its journey."""
+
+
+def _marketplace_event(order_pk: int, kind: str, **details) -> None:
+    import uuid
+
+    from gateway.marketplace import events
+
+    gateway = _gateway()
+    try:
+        with gateway.db.transaction() as db:
+            _, order = events.apply(
+                db,
+                {"event_id": f"cli-{uuid.uuid4()}", "type": kind, "order_id": order_pk, **details},
+            )
+            click.echo(f"order {order.id} ({order.order_id}) is now {order.status}")
+    except events.WebhookError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@marketplace.command("confirm")
+@click.argument("order", type=int)
+def marketplace_confirm(order: int) -> None:
+    """Confirm an order."""
+    _marketplace_event(order, "confirmed")
+
+
+@marketplace.command("ship")
+@click.argument("order", type=int)
+@click.option("--carrier", required=True)
+@click.option("--tracking", "tracking_number", required=True)
+def marketplace_ship(order: int, carrier: str, tracking_number: str) -> None:
+    """Ship an order with a carrier and tracking number."""
+    _marketplace_event(order, "shipped", carrier=carrier, tracking_number=tracking_number)
+
+
+@marketplace.command("invoice")
+@click.argument("order", type=int)
+@click.option("--invoice-id", required=True)
+def marketplace_invoice(order: int, invoice_id: str) -> None:
+    """Invoice an order."""
+    _marketplace_event(order, "invoiced", invoice_id=invoice_id)
 
 
 if __name__ == "__main__":

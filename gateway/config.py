@@ -44,6 +44,10 @@ class Settings:
     session_ttl_seconds: int = 8 * 3600
     cxml_dtd_dir: str | None = None
     default_cxml_version: str = "1.2.069"
+    marketplace_secret: str | None = None
+    marketplace_timeout: float = 10.0
+    outbox_max_attempts: int = 8
+    outbox_base_delay: float = 2.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +73,10 @@ class Settings:
             session_ttl_seconds=int(get("SESSION_TTL", 8 * 3600)),
             cxml_dtd_dir=get("CXML_DTD_DIR") or None,
             default_cxml_version=get("CXML_VERSION", "1.2.069"),
+            marketplace_secret=get("MARKETPLACE_SECRET") or None,
+            marketplace_timeout=float(get("MARKETPLACE_TIMEOUT", 10)),
+            outbox_max_attempts=int(get("OUTBOX_MAX_ATTEMPTS", 8)),
+            outbox_base_delay=float(get("OUTBOX_BASE_DELAY", 2)),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

@@ -360,3 +360,11 @@ class MarketplaceOrder(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class MarketplaceEvent(Base):
+    """A webhook event already applied (replay protection)."""
+
+    __tablename__ = "marketplace_events"
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -70,6 +70,7 @@ SCHEMA = {
                 "role_map": dict,
             },
             "outbound": {"url": str, "shared_secret": str, "shared_secret_env": str},
+            "orders": {"mismatch_policy": str},
         }
     ],
 }
@@ -215,7 +216,12 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
                 **raw.get("provisioning", {}),
             },
             "outbound": {"url": raw.get("outbound", {}).get("url")},
+            "orders": {"mismatch_policy": "accept_and_flag", **raw.get("orders", {})},
         }
+        if settings["orders"]["mismatch_policy"] not in ("accept_and_flag", "reject"):
+            raise ConfigError(
+                f"{who}: buyer.orders.mismatch_policy must be accept_and_flag or reject"
+            )
         if settings["cxml"]["version"] and not _CXML_VERSION.match(settings["cxml"]["version"]):
             raise ConfigError(f"{who}: buyer.cxml.version must look like 1.2.069")
         if settings["cxml"]["operation_allowed"] not in ("create", "edit", "inspect"):

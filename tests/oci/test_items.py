@@ -15,10 +15,10 @@ from gateway.oci.items import (
     LIMITS,
     FormatOptions,
     OciItem,
+    clean,
     new_item_fields,
     parse_decimal,
     parse_form_html,
-    clean,
     parse_new_item_fields,
 )
 from gateway.sessions.transfer import TransferForm

@@ -1,0 +1,37 @@
+"""POST /api/v1/marketplace/events: the marketplace tells the gateway what happened."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, jsonify, request
+
+from gateway.marketplace import events
+from gateway.web import current_gateway
+
+bp = Blueprint("marketplace", __name__, url_prefix="/api/v1/marketplace")
+
+
+@bp.post("/events")
+def receive_event():
+    gateway = current_gateway()
+    body = request.get_data(cache=False)
+    try:
+        events.verify(
+            gateway.settings.marketplace_secret,
+            request.headers.get("X-Punchgate-Timestamp"),
+            request.headers.get("X-Punchgate-Signature"),
+            body,
+        )
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise events.WebhookError(400, "the body is not JSON") from None
+        if not isinstance(event, dict):
+            raise events.WebhookError(400, "the body must be a JSON object")
+        with gateway.db.transaction() as db:
+            applied, order = events.apply(db, event)
+            answer = {"applied": applied, "order": order.id, "status": order.status}
+    except events.WebhookError as exc:
+        return jsonify(error=exc.message), exc.status
+    return jsonify(answer), 200

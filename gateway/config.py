@@ -48,6 +48,7 @@ class Settings:
     marketplace_timeout: float = 10.0
     outbox_max_attempts: int = 8
     outbox_base_delay: float = 2.0
+    outbox_lease_seconds: float = 60.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -77,6 +78,7 @@ class Settings:
             marketplace_timeout=float(get("MARKETPLACE_TIMEOUT", 10)),
             outbox_max_attempts=int(get("OUTBOX_MAX_ATTEMPTS", 8)),
             outbox_base_delay=float(get("OUTBOX_BASE_DELAY", 2)),
+            outbox_lease_seconds=float(get("OUTBOX_LEASE", 60)),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

@@ -27,7 +27,6 @@ from gateway.sessions.events import record
 from gateway.state import Gateway
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)
 MAX_DELAY = 3600.0
 
 
@@ -62,7 +61,7 @@ def claim(gateway: Gateway, limit: int = 20) -> list[int]:
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(db.scalars(stmt))
         for row in rows:
-            row.lease_until = now + LEASE
+            row.lease_until = now + timedelta(seconds=gateway.settings.outbox_lease_seconds)
             row.attempts += 1
         return [row.id for row in rows]
 

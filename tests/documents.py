@@ -104,3 +104,35 @@ def start_path(body: bytes) -> str:
     root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
     url = root.findtext("Response/PunchOutSetupResponse/StartPage/URL")
     return url.split("://", 1)[1].split("/", 1)[1].join(["/", ""])
+
+
+def order_request(
+    lines: list[dict],
+    *,
+    order_id: str = "PO-1001",
+    kind: str = "new",
+    version: int | None = None,
+    total: str = "100.00",
+    extra_header: str = "",
+    **kw,
+) -> bytes:
+    """An OrderRequest; each line: sku, qty, price, aux (optional), number (optional)."""
+    items = []
+    for index, line in enumerate(lines, start=1):
+        aux = line.get("aux")
+        aux_xml = f"<SupplierPartAuxiliaryID>{escape(aux)}</SupplierPartAuxiliaryID>" if aux else ""
+        items.append(
+            f'<ItemOut quantity="{line["qty"]}" lineNumber="{line.get("number", index)}">'
+            f"<ItemID><SupplierPartID>{escape(line['sku'])}</SupplierPartID>{aux_xml}</ItemID>"
+            f'<ItemDetail><UnitPrice><Money currency="USD">{line["price"]}</Money></UnitPrice>'
+            f'<Description xml:lang="en">{escape(line.get("description", "item"))}</Description>'
+            f'<UnitOfMeasure>EA</UnitOfMeasure><Classification domain="UNSPSC">1</Classification>'
+            f"</ItemDetail></ItemOut>"
+        )
+    version_attr = f' orderVersion="{version}"' if version else ""
+    body = (
+        f'<OrderRequest><OrderRequestHeader orderID="{order_id}" orderDate="2026-11-24T10:00:00-05:00" '
+        f'type="{kind}"{version_attr}><Total><Money currency="USD">{total}</Money></Total>'
+        f"{extra_header}</OrderRequestHeader>{''.join(items)}</OrderRequest>"
+    )
+    return envelope(body, **kw)

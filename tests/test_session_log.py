@@ -52,3 +52,10 @@ def test_secrets_never_reach_events(client, demo):
 )
 def test_redaction(raw):
     assert "s3cr3t" not in redact_document(raw)
+
+
+def test_card_numbers_are_masked():
+    raw = b"""<Payment><PCard name="J" number='4111 1111 1111 1234' expiration="2027-01-31"/></Payment>"""
+    assert redact_document(raw) == (
+        """<Payment><PCard name="J" number='****1234' expiration="2027-01-31"/></Payment>"""
+    )

@@ -19,12 +19,19 @@ REDACTED = "[redacted]"
 _SECRET_ELEMENTS = re.compile(
     rb"(<(SharedSecret|CredentialMac)\b[^>]*>)(.*?)(</\2\s*>)", re.DOTALL | re.IGNORECASE
 )
-_SECRET_EMPTY_OK = re.compile(rb"<(SharedSecret|CredentialMac)\b[^>]*/>", re.IGNORECASE)
+# Payment card numbers: only the last four digits are ever kept.
+_PCARD_NUMBER = re.compile(rb"(<PCard\b[^>]*?\bnumber\s*=\s*)([\"'])([^\"']*)\2", re.IGNORECASE)
+
+
+def _mask_card(match: re.Match) -> bytes:
+    digits = re.sub(rb"\D", b"", match.group(3))
+    return match.group(1) + match.group(2) + b"****" + digits[-4:] + match.group(2)
 
 
 def redact_document(raw: bytes, limit: int = 2 * 1024 * 1024) -> str:
-    """The document as text with every SharedSecret and CredentialMac blanked out."""
+    """The document as text: SharedSecret and CredentialMac blanked, card numbers masked."""
     cleaned = _SECRET_ELEMENTS.sub(lambda m: m.group(1) + REDACTED.encode() + m.group(4), raw)
+    cleaned = _PCARD_NUMBER.sub(_mask_card, cleaned)
     # A secret element left open (truncated or hostile input) would survive the
     # substitution above; drop everything after it rather than keep a secret.
     lowered = cleaned.lower()

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -85,7 +86,8 @@ def catalog_load(path: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--outbox-worker", is_flag=True, help="Also run the outbox worker beside gunicorn.")
+def serve(host: str, port: int, workers: int, outbox_worker: bool) -> None:
     """Serve with gunicorn (production server)."""
     argv = [
         sys.executable,
@@ -106,7 +108,35 @@ def serve(host: str, port: int, workers: int) -> None:
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    os.execvpe(argv[0], argv, env)  # noqa: S606 - replace this process with gunicorn
+    # Without a public URL configured, StartPage links point at the bound address.
+    env.setdefault("PUNCHGATE_BASE_URL", f"http://{host}:{port}")
+    if not outbox_worker:
+        os.execvpe(argv[0], argv, env)  # noqa: S606 - replace this process with gunicorn
+    import signal
+    import subprocess
+
+    # Both children live and die together; the worker is a separate process so a
+    # crash in one never takes the other down.
+    children = [
+        subprocess.Popen(argv, env=env),
+        subprocess.Popen([sys.executable, "-m", "gateway", "outbox", "run"], env=env),
+    ]
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            child.wait(10)
 
 
 @main.command()
@@ -133,7 +163,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"http://{host}:{port}/cxml"
     )
     if not no_serve:
-        click.get_current_context().invoke(serve, host=host, port=port, workers=2)
+        click.get_current_context().invoke(
+            serve, host=host, port=port, workers=2, outbox_worker=True
+        )
 
 
 @main.group()

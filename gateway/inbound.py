@@ -70,6 +70,7 @@ class Handled:
     body: object = None  # the response element, if any
     session_id: int | None = None
     text: str | None = None
+    logged: bool = False  # the handler logged the request itself (with its session)
 
 
 Handler = Callable[[Session, Context], Handled]
@@ -161,7 +162,7 @@ def _setup(db: Session, ctx: Context):
         data={"buyer_cookie": setup.buyer_cookie, "operation": setup.operation},
     )
     start_url = ctx.gateway.url(f"/punchout/start/{opened.start_token}")
-    return Handled(200, documents.setup_response(start_url), session.id)
+    return Handled(200, documents.setup_response(start_url), session.id, logged=True)
 
 
 def _order(db: Session, ctx: Context):
@@ -178,7 +179,6 @@ def _order(db: Session, ctx: Context):
         )
         return Handled(order.response_code, session_id=order.session_id, text=order.response_text)
     order = take_order(db, buyer=buyer, envelope=ctx.envelope, raw=ctx.raw, parts=ctx.parts)
-    _log_request(db, ctx, order.session_id)
     return Handled(order.response_code, session_id=order.session_id, text=order.response_text)
 
 
@@ -255,8 +255,8 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
                     f"{envelope.kind} {envelope.name} is not supported by this gateway"
                 )
             result = handler(db, ctx)
-            if result.session_id is None:
-                _log_request(db, ctx, None)
+            if not result.logged:
+                _log_request(db, ctx, result.session_id)
             answer = documents.response(result.code, result.text, version=version, body=result.body)
             record(
                 db,

@@ -18,13 +18,15 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from lxml import etree
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from gateway.marketplace.adapters import ORDER_STATES, Delivery, HttpMarketplace
-from gateway.models import MarketplaceOrder, Order, OutboxMessage, utcnow
+from gateway.marketplace.adapters import ORDER_STATES, Delivery, HttpMarketplace, post_json
+from gateway.models import BuyerCredential, MarketplaceOrder, Order, OutboxMessage, utcnow
 from gateway.sessions.events import record
 from gateway.state import Gateway
+from gateway.xml import MalformedXML, UnsafeXML, parse
 
 log = logging.getLogger(__name__)
 MAX_DELAY = 3600.0
@@ -176,9 +178,77 @@ def deliver(gateway: Gateway, message_id: int) -> str:
         return _finish(
             gateway, message_id, result, _order_accepted(state, (result.answer or {}).get("reason"))
         )
+    if kind.startswith("cxml."):
+        with gateway.db.transaction() as db:
+            message = db.get(OutboxMessage, message_id)
+            secret = outbound_secret(db, gateway, message.buyer_id)
+        data = json.loads(payload)
+        result = send_cxml(
+            data["url"], data["document"], secret, gateway.settings.marketplace_timeout
+        )
+        return _finish(gateway, message_id, result)
     return _finish(
         gateway, message_id, Delivery(False, True, detail=f"no delivery route for {kind!r}")
     )
+
+
+def outbound_secret(db: Session, gateway: Gateway, buyer_id: str | None) -> str | None:
+    row = db.scalar(
+        select(BuyerCredential).where(
+            BuyerCredential.buyer_id == buyer_id, BuyerCredential.kind == "outbound"
+        )
+    )
+    if row is None or not row.secret_encrypted:
+        return None
+    return gateway.box.decrypt(row.secret_encrypted)
+
+
+def with_shared_secret(document: str, secret: str | None) -> bytes:
+    """The stored document with the buyer's SharedSecret in its Sender credential.
+
+    The secret is added only on the way out, so it never sits in the outbox,
+    the event log or a support page.
+    """
+    raw = document.encode("utf-8")
+    if not secret:
+        return raw
+    parsed = parse(raw)
+    credential = parsed.root.find("Header/Sender/Credential")
+    shared = etree.Element("SharedSecret")
+    shared.text = secret
+    credential.find("Identity").addnext(shared)
+    head = raw[: raw.index(b"<cXML")]
+    return head + etree.tostring(parsed.root, encoding="UTF-8")
+
+
+def send_cxml(url: str, document: str, secret: str | None, timeout: float) -> Delivery:
+    """POST a cXML request; the buyer's Status decides: 2xx sent, 4xx final, 5xx retried."""
+    result = post_json(
+        url,
+        with_shared_secret(document, secret).decode("utf-8"),
+        {},
+        timeout,
+        content_type="text/xml; charset=utf-8",
+        raw_answer=True,
+    )
+    if not result.ok:
+        return result
+    try:
+        status_el = parse(result.answer["raw"]).root.find("Response/Status")
+    except (MalformedXML, UnsafeXML):
+        status_el = None
+    if status_el is None or not status_el.get("code", "").isdigit():
+        return Delivery(
+            False,
+            False,
+            result.http_status,
+            "the buyer's answer is not a cXML Response with a Status",
+        )
+    code = int(status_el.get("code"))
+    detail = f"buyer Status {code} {status_el.get('text', '')}".strip()
+    if 200 <= code < 300:
+        return Delivery(True, http_status=result.http_status, detail=detail, answer={"code": code})
+    return Delivery(False, 400 <= code < 500, result.http_status, detail, {"code": code})
 
 
 def run_once(gateway: Gateway, limit: int = 20) -> RunStats:

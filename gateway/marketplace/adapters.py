@@ -28,13 +28,21 @@ class Delivery:
     answer: dict | None = None
 
 
-def post_json(url: str, payload: str, headers: dict[str, str], timeout: float) -> Delivery:
+def post_json(
+    url: str,
+    payload: str,
+    headers: dict[str, str],
+    timeout: float,
+    *,
+    content_type: str = "application/json",
+    raw_answer: bool = False,
+) -> Delivery:
     # Callers pass only http(s) URLs (checked where they are configured).
     request = urllib.request.Request(  # noqa: S310
         url,
         data=payload.encode("utf-8"),
         method="POST",
-        headers={"Content-Type": "application/json", **headers},
+        headers={"Content-Type": content_type, **headers},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -47,6 +55,8 @@ def post_json(url: str, payload: str, headers: dict[str, str], timeout: float) -
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return Delivery(False, False, None, f"unreachable: {reason}")
+    if raw_answer:
+        return Delivery(True, http_status=status, detail=f"HTTP {status}", answer={"raw": body})
     try:
         answer = json.loads(body) if body.strip() else {}
     except ValueError:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import MarketplaceEvent, MarketplaceOrder, Order
+from gateway.orders import journey
 from gateway.sessions.events import record
 
 WINDOW_SECONDS = 300
@@ -31,6 +32,8 @@ TRANSITIONS = {
     "delivered": "delivered",
     "invoiced": "invoiced",
     "cancelled": "cancelled",
+    "detail": "confirmed",
+    "refunded": "refunded",
 }
 
 
@@ -69,7 +72,7 @@ def verify(
         raise WebhookError(401, "signature does not match")
 
 
-def apply(db: Session, event: dict) -> tuple[bool, Order]:
+def apply(db: Session, event: dict, version: str = "1.2.069") -> tuple[bool, Order]:
     """Apply one event; return (applied, order). Replays return applied=False."""
     event_id = str(event.get("event_id") or "").strip()
     kind = str(event.get("type") or "")
@@ -115,4 +118,5 @@ def apply(db: Session, event: dict) -> tuple[bool, Order]:
         session_id=order.session_id,
         data={"order": order.id, "event_id": event_id, **details},
     )
+    journey.enqueue(db, order, kind, event_id, details, version)
     return True, order

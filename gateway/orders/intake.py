@@ -237,7 +237,12 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
         order_date=request.order_date,
         total=request.total,
         currency=request.currency,
-        details={**request.details, "document_reference": request.document_reference},
+        details={
+            **request.details,
+            "document_reference": request.document_reference,
+            "from": [c.public() for c in envelope.from_],
+            "to": [c.public() for c in envelope.to],
+        },
     )
     for line_in in request.lines:
         order.lines.append(

@@ -19,13 +19,15 @@ from gateway.cxml.errors import (
     BadRequest,
     CxmlError,
     InternalError,
+    NotAcceptable,
     NotImplementedRequest,
     Unauthorized,
 )
 from gateway.cxml.setup import parse_setup_request, user_identity
+from gateway.cxml.status_update import parse_status_update
 from gateway.mime import Part
 from gateway.models import Supplier, utcnow
-from gateway.orders.intake import replay, take_order
+from gateway.orders.intake import find_reference, replay, take_order
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record, redact_document
 from gateway.state import Gateway
@@ -182,10 +184,55 @@ def _order(db: Session, ctx: Context):
     return Handled(order.response_code, session_id=order.session_id, text=order.response_text)
 
 
+def _status_update(db: Session, ctx: Context):
+    buyer = ctx.auth.buyer
+    update = parse_status_update(ctx.envelope.body)
+    order, message = find_reference(db, buyer.id, update.reference)
+    data = {
+        "reference": update.reference,
+        "code": update.code,
+        "text": update.text,
+        "detail": update.detail,
+        "kind": update.kind,
+        **update.kind_detail,
+    }
+    session_id = order.session_id if order is not None else None
+    if update.reference and order is None and message is None:
+        record(
+            db,
+            "status_update.unmatched",
+            f"StatusUpdateRequest for unknown document {update.reference}",
+            buyer_id=buyer.id,
+            level="warning",
+            data=data,
+        )
+        raise NotAcceptable(
+            f"DocumentReference payloadID {update.reference!r} is not a "
+            f"document exchanged with buyer {buyer.id!r}"
+        )
+    if order is not None:
+        data["order"] = order.id
+    if message is not None:
+        data["outbox"] = message.id
+        data["document"] = message.kind.removeprefix("cxml.")
+    record(
+        db,
+        "status_update",
+        f"buyer reports {update.code} {update.text} on {data.get('document', 'order')} "
+        f"{update.reference or ''}".strip(),
+        buyer_id=buyer.id,
+        session_id=session_id,
+        level="info" if update.code < 400 else "warning",
+        data=data,
+    )
+    return Handled(200, session_id=session_id)
+
+
 HANDLERS: dict[str, Handler] = {
     "ProfileRequest": _profile,
     "PunchOutSetupRequest": _setup,
     "OrderRequest": _order,
+    "StatusUpdateRequest": _status_update,
 }
 
 

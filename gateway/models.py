@@ -336,6 +336,8 @@ class OutboxMessage(Base):
     buyer_id: Mapped[str | None] = mapped_column(String(64))
     order_pk: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     payload: Mapped[str] = mapped_column(Text)
+    # payloadID of a cXML document, so a later StatusUpdateRequest can name it.
+    document_id: Mapped[str | None] = mapped_column(String(300), index=True)
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

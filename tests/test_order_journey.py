@@ -154,3 +154,40 @@ def test_buyer_5xx_is_retried_and_4xx_is_not(demo, order, buyer_endpoint):
     buyer_endpoint.answers = [406]
     assert happen(demo, order, "x2", "shipped", carrier="DHL", tracking_number="9").dead == 1
     assert len(buyer_endpoint.documents) == 3
+
+
+def status_update(reference: str | None, code: int = 200, extra: str = "") -> bytes:
+    from tests.documents import envelope
+
+    ref = f'<DocumentReference payloadID="{reference}"/>' if reference else ""
+    return envelope(
+        f'<StatusUpdateRequest>{ref}<Status code="{code}" text="OK">done</Status>'
+        f"{extra}</StatusUpdateRequest>"
+    )
+
+
+def test_status_update_recorded_against_our_document(client, demo, order, buyer_endpoint):
+    happen(demo, order, "s1", "confirmed")
+    sent = parse(buyer_endpoint.documents[0]).root.get("payloadID")
+    code, _ = status(client.post("/cxml", data=status_update(sent, 200)).data)
+    assert code == 200
+    code, _ = status(client.post("/cxml", data=status_update(order.payload_id, 500)).data)
+    assert code == 200
+    with demo.db.transaction() as db:
+        updates = [e for e in db.scalars(select(Event).where(Event.kind == "status_update"))]
+    assert [
+        (u.data["document"] if "document" in u.data else "order", u.data["code"]) for u in updates
+    ] == [("ConfirmationRequest", 200), ("order", 500)]
+    assert updates[1].level == "warning" and updates[0].session_id == order.session_id
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (status_update("never-sent@x"), "is not a document exchanged with buyer 'acme'"),
+        (status_update(None), "DocumentReference is missing"),
+    ],
+)
+def test_bad_status_updates(client, demo, body, words):
+    code, text = status(client.post("/cxml", data=body).data)
+    assert code == 406 and words in text

@@ -329,3 +329,22 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
 
 def order_answer(order: Order) -> tuple[int, str]:
     return order.response_code, order.response_text
+
+
+def find_reference(db: Session, buyer_id: str, payload_id: str | None):
+    """The buyer's order, or our outbound document, with this payloadID."""
+    if not payload_id:
+        return None, None
+    order = db.scalar(
+        select(Order).where(Order.buyer_id == buyer_id, Order.payload_id == payload_id)
+    )
+    if order is not None:
+        return order, None
+    message = db.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.buyer_id == buyer_id, OutboxMessage.document_id == payload_id
+        )
+    )
+    if message is not None and message.order_pk is not None:
+        order = db.get(Order, message.order_pk)
+    return order, message

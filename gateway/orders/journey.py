@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from gateway.cxml import fulfil
 from gateway.models import Buyer, Order, OutboxMessage, Supplier
 from gateway.sessions.events import record
+from gateway.xml import parse
 
 # Marketplace event -> (document, confirmation type or invoice purpose)
 DOCUMENTS = {
@@ -112,6 +113,7 @@ def enqueue(
         buyer_id=order.buyer_id,
         order_pk=order.id,
         payload=json.dumps({"url": url, "document": document.decode("utf-8")}),
+        document_id=parse(document).root.get("payloadID"),
     )
     db.add(message)
     record(

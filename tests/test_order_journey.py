@@ -175,9 +175,10 @@ def test_status_update_recorded_against_our_document(client, demo, order, buyer_
     assert code == 200
     with demo.db.transaction() as db:
         updates = [e for e in db.scalars(select(Event).where(Event.kind == "status_update"))]
-    assert [
-        (u.data["document"] if "document" in u.data else "order", u.data["code"]) for u in updates
-    ] == [("ConfirmationRequest", 200), ("order", 500)]
+    assert [(u.data.get("document", "order"), u.data["code"]) for u in updates] == [
+        ("ConfirmationRequest", 200),
+        ("order", 500),
+    ]
     assert updates[1].level == "warning" and updates[0].session_id == order.session_id
 
 

@@ -49,6 +49,8 @@ class Settings:
     outbox_max_attempts: int = 8
     outbox_base_delay: float = 2.0
     outbox_lease_seconds: float = 60.0
+    signing_key_file: str | None = None
+    signing_cert_file: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -79,6 +81,8 @@ class Settings:
             outbox_max_attempts=int(get("OUTBOX_MAX_ATTEMPTS", 8)),
             outbox_base_delay=float(get("OUTBOX_BASE_DELAY", 2)),
             outbox_lease_seconds=float(get("OUTBOX_LEASE", 60)),
+            signing_key_file=get("SIGNING_KEY") or None,
+            signing_cert_file=get("SIGNING_CERT") or None,
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

@@ -24,6 +24,8 @@ from gateway.cxml.errors import (
     Unauthorized,
 )
 from gateway.cxml.setup import parse_setup_request, user_identity
+from gateway.cxml.signing import has_signature
+from gateway.cxml.signing import verify as verify_signature
 from gateway.cxml.status_update import parse_status_update
 from gateway.mime import Part
 from gateway.models import Supplier, utcnow
@@ -31,7 +33,7 @@ from gateway.orders.intake import find_reference, replay, take_order
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record, redact_document
 from gateway.state import Gateway
-from gateway.xml import MalformedXML, UnsafeXML, parse
+from gateway.xml import MalformedXML, ParsedDocument, UnsafeXML, parse
 from provisioning.authn import Authenticated, AuthenticationFailed, authenticate
 from provisioning.buyers import url_allowed
 from provisioning.users import UserRefused, record_decisions, resolve_user
@@ -294,6 +296,13 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
                 buyer_id = exc.buyer_id
                 raise
             buyer_id = auth.buyer.id
+            signing = auth.buyer.settings.get("signing") or {}
+            if signing.get("require_signed") or has_signature(doc.root):
+                signed = verify_signature(
+                    doc.root, signing.get("certificate"), bool(signing.get("require_signed"))
+                )
+                # From here on only what the signature covers is read.
+                envelope = parse_envelope(ParsedDocument(signed, doc.doctype, doc.system_url, raw))
             ctx = Context(gateway, envelope, auth, raw, parts)
             version = ctx.version
             handler = HANDLERS.get(envelope.name)

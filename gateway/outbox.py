@@ -17,13 +17,15 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from lxml import etree
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from gateway.cxml.signing import sign
 from gateway.marketplace.adapters import ORDER_STATES, Delivery, HttpMarketplace, post_json
-from gateway.models import BuyerCredential, MarketplaceOrder, Order, OutboxMessage, utcnow
+from gateway.models import Buyer, BuyerCredential, MarketplaceOrder, Order, OutboxMessage, utcnow
 from gateway.sessions.events import record
 from gateway.state import Gateway
 from gateway.xml import MalformedXML, UnsafeXML, parse
@@ -182,10 +184,25 @@ def deliver(gateway: Gateway, message_id: int) -> str:
         with gateway.db.transaction() as db:
             message = db.get(OutboxMessage, message_id)
             secret = outbound_secret(db, gateway, message.buyer_id)
+            buyer = db.get(Buyer, message.buyer_id)
+            wants_signature = bool((buyer.settings.get("signing") or {}).get("sign_outbound"))
         data = json.loads(payload)
-        result = send_cxml(
-            data["url"], data["document"], secret, gateway.settings.marketplace_timeout
-        )
+        document = with_shared_secret(data["document"], secret)
+        if wants_signature:
+            key, cert = gateway.settings.signing_key_file, gateway.settings.signing_cert_file
+            if not (key and cert):
+                return _finish(
+                    gateway,
+                    message_id,
+                    Delivery(
+                        False,
+                        True,
+                        detail="the buyer requires signed documents but "
+                        "PUNCHGATE_SIGNING_KEY / PUNCHGATE_SIGNING_CERT are not set",
+                    ),
+                )
+            document = sign(document, Path(key).read_bytes(), Path(cert).read_bytes())
+        result = send_cxml(data["url"], document, gateway.settings.marketplace_timeout)
         return _finish(gateway, message_id, result)
     return _finish(
         gateway, message_id, Delivery(False, True, detail=f"no delivery route for {kind!r}")
@@ -221,11 +238,11 @@ def with_shared_secret(document: str, secret: str | None) -> bytes:
     return head + etree.tostring(parsed.root, encoding="UTF-8")
 
 
-def send_cxml(url: str, document: str, secret: str | None, timeout: float) -> Delivery:
+def send_cxml(url: str, document: bytes, timeout: float) -> Delivery:
     """POST a cXML request; the buyer's Status decides: 2xx sent, 4xx final, 5xx retried."""
     result = post_json(
         url,
-        with_shared_secret(document, secret).decode("utf-8"),
+        document.decode("utf-8"),
         {},
         timeout,
         content_type="text/xml; charset=utf-8",

@@ -71,6 +71,12 @@ SCHEMA = {
             },
             "outbound": {"url": str, "shared_secret": str, "shared_secret_env": str},
             "orders": {"mismatch_policy": str},
+            "signing": {
+                "require_signed": bool,
+                "sign_outbound": bool,
+                "certificate": str,
+                "certificate_file": str,
+            },
         }
     ],
 }
@@ -134,6 +140,34 @@ def _url_prefix(prefix: str, path: str, who: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{who}: {path} entry {prefix!r} must be an absolute http(s) URL")
     return prefix
+
+
+def _signing(signing: dict, who: str) -> dict:
+    """Buyer signature settings, with the pinned certificate read and checked now."""
+    from cryptography import x509
+
+    pem = signing.get("certificate")
+    if signing.get("certificate_file"):
+        if pem:
+            raise ConfigError(f"{who}: buyer.signing has both certificate and certificate_file")
+        try:
+            pem = Path(signing["certificate_file"]).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{who}: buyer.signing.certificate_file: {exc.strerror}") from None
+    if pem:
+        try:
+            x509.load_pem_x509_certificate(pem.encode())
+        except ValueError:
+            raise ConfigError(
+                f"{who}: buyer.signing certificate is not a PEM X.509 certificate"
+            ) from None
+    if signing.get("require_signed") and not pem:
+        raise ConfigError(f"{who}: buyer.signing.require_signed needs the buyer's certificate")
+    return {
+        "require_signed": bool(signing.get("require_signed", False)),
+        "sign_outbound": bool(signing.get("sign_outbound", False)),
+        "certificate": pem,
+    }
 
 
 def _check_oci(oci: dict, who: str) -> None:
@@ -217,6 +251,7 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
             },
             "outbound": {"url": raw.get("outbound", {}).get("url")},
             "orders": {"mismatch_policy": "accept_and_flag", **raw.get("orders", {})},
+            "signing": _signing(raw.get("signing", {}), who),
         }
         if settings["orders"]["mismatch_policy"] not in ("accept_and_flag", "reject"):
             raise ConfigError(

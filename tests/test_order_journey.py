@@ -174,7 +174,12 @@ def test_status_update_recorded_against_our_document(client, demo, order, buyer_
     code, _ = status(client.post("/cxml", data=status_update(order.payload_id, 500)).data)
     assert code == 200
     with demo.db.transaction() as db:
-        updates = [e for e in db.scalars(select(Event).where(Event.kind == "status_update"))]
+        updates = [
+            e
+            for e in db.scalars(
+                select(Event).where(Event.kind == "status_update").order_by(Event.id)
+            )
+        ]
     assert [(u.data.get("document", "order"), u.data["code"]) for u in updates] == [
         ("ConfirmationRequest", 200),
         ("order", 500),

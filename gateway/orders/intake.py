@@ -64,6 +64,27 @@ def _version(db: Session, buyer_id: str, request: OrderRequestIn) -> int:
     return (latest or 0) + 1
 
 
+def _cart_lines(db: Session, buyer_id: str, aux_ids: list[str]) -> dict[str, CartLine]:
+    """This buyer's cart lines by line id (the newest wins), in a few queries."""
+    found: dict[str, CartLine] = {}
+    unique = list(dict.fromkeys(aux_ids))
+    with db.no_autoflush:
+        for start in range(0, len(unique), 500):
+            # Only this buyer's carts: a line id from another buyer never matches.
+            rows = db.scalars(
+                select(CartLine)
+                .join(PunchoutSession, CartLine.session_id == PunchoutSession.id)
+                .where(
+                    PunchoutSession.buyer_id == buyer_id,
+                    CartLine.aux_id.in_(unique[start : start + 500]),
+                )
+                .order_by(CartLine.id)
+            )
+            for row in rows:
+                found[row.aux_id] = row
+    return found
+
+
 def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) -> list[dict]:
     """Link lines to the cart lines they came from; return the differences found."""
     flags = []
@@ -76,17 +97,9 @@ def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) ->
             )
         ).all()
     )
+    carts = _cart_lines(db, buyer_id, [line.aux_id for line in request.lines if line.aux_id])
     for line_in, line in zip(request.lines, order.lines, strict=True):
-        cart = None
-        if line_in.aux_id:
-            # Only this buyer's carts: a line id from another buyer never matches.
-            cart = db.scalar(
-                select(CartLine)
-                .join(PunchoutSession, CartLine.session_id == PunchoutSession.id)
-                .where(PunchoutSession.buyer_id == buyer_id, CartLine.aux_id == line_in.aux_id)
-                .order_by(CartLine.id.desc())
-                .limit(1)
-            )
+        cart = carts.get(line_in.aux_id) if line_in.aux_id else None
         line.contract_price = contracts.get(line_in.sku)
         if cart is None:
             line.details = {**line.details, "matched": False}

@@ -105,3 +105,9 @@ def demo(gateway, tmp_path):
     with gateway.db.transaction() as db:
         load_catalog(db, DEMO / "catalog.csv")
     return gateway
+
+
+def demo_buyers_with(extra: str) -> str:
+    """The demo buyers file with ``extra`` TOML tables added to buyer acme."""
+    text = (DEMO / "buyers.toml").read_text()
+    return text.replace("[buyer.provisioning]", extra.rstrip("\n") + "\n[buyer.provisioning]", 1)

@@ -14,7 +14,7 @@ from gateway.cxml.envelope import parse_envelope
 from gateway.marketplace import events
 from gateway.models import Event, Order, OutboxMessage
 from gateway.xml import parse
-from tests.conftest import DEMO, write_buyers
+from tests.conftest import demo_buyers_with, write_buyers
 from tests.documents import order_request, status
 
 OUTBOUND_SECRET = "acme-inbound-cxml-secret-2026"
@@ -63,15 +63,8 @@ def buyer_endpoint():
 
 @pytest.fixture
 def order(client, demo, tmp_path, buyer_endpoint):
-    toml = (
-        (DEMO / "buyers.toml")
-        .read_text()
-        .replace(
-            "[buyer.provisioning]",
-            f'[buyer.outbound]\nurl = "{buyer_endpoint.url}"\nshared_secret = "{OUTBOUND_SECRET}"\n'
-            "[buyer.provisioning]",
-            1,
-        )
+    toml = demo_buyers_with(
+        f'[buyer.outbound]\nurl = "{buyer_endpoint.url}"\nshared_secret = "{OUTBOUND_SECRET}"'
     )
     write_buyers(demo, tmp_path, toml)
     body = order_request(

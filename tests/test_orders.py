@@ -11,7 +11,7 @@ from gateway import outbox
 from gateway.models import Attachment, MarketplaceOrder, Order, OutboxMessage, PunchoutSession
 from gateway.oci.items import parse_form_html, parse_new_item_fields
 from gateway.xml import parse
-from tests.conftest import DEMO, INTEROP, write_buyers
+from tests.conftest import INTEROP, demo_buyers_with, write_buyers
 from tests.documents import order_request, status
 from tests.helpers import bearer, decoded_cart, open_session, transfer_form
 from tests.test_interop import buyer_config_for
@@ -205,15 +205,7 @@ def test_differences_are_flagged(client, demo):
 
 
 def test_reject_policy(client, demo, tmp_path):
-    toml = (
-        (DEMO / "buyers.toml")
-        .read_text()
-        .replace(
-            "[buyer.provisioning]",
-            '[buyer.orders]\nmismatch_policy = "reject"\n[buyer.provisioning]',
-            1,
-        )
-    )
+    toml = demo_buyers_with('[buyer.orders]\nmismatch_policy = "reject"')
     write_buyers(demo, tmp_path, toml)
     ((sku, aux, _),) = transferred_cart(client, [("NW-1001", 3)])
     body = order_request([{"sku": sku, "qty": "3", "price": "99.00", "aux": aux}])

@@ -18,7 +18,7 @@ from gateway.config import Settings
 from gateway.cxml.signing import EXC_C14N, sign
 from gateway.models import Order
 from gateway.xml import parse
-from tests.conftest import DEMO, write_buyers
+from tests.conftest import demo_buyers_with, write_buyers
 from tests.documents import order_request, status
 from tests.test_order_journey import BuyerEndpoint, happen
 
@@ -53,18 +53,16 @@ def buyer_keys(tmp_path):
     return keypair(tmp_path, "buyer")
 
 
-@pytest.fixture
-def signed_buyer(demo, tmp_path, buyer_keys):
-    signing = (
-        f"[buyer.signing]\nrequire_signed = true\nsign_outbound = true\n"
+def signing(tmp_path, require: bool) -> str:
+    return (
+        f"[buyer.signing]\nrequire_signed = {str(require).lower()}\nsign_outbound = true\n"
         f'certificate_file = "{tmp_path / "buyer.crt"}"\n'
     )
-    toml = (
-        (DEMO / "buyers.toml")
-        .read_text()
-        .replace("[buyer.provisioning]", signing + "[buyer.provisioning]", 1)
-    )
-    write_buyers(demo, tmp_path, toml)
+
+
+@pytest.fixture
+def signed_buyer(demo, tmp_path, buyer_keys):
+    write_buyers(demo, tmp_path, demo_buyers_with(signing(tmp_path, require=True)))
     return demo
 
 
@@ -144,21 +142,13 @@ def test_outbound_documents_are_signed(client, signed_buyer, buyer_keys, tmp_pat
     supplier_key, supplier_cert = keypair(tmp_path, "supplier")
     endpoint = BuyerEndpoint()
     try:
-        toml = (
-            (DEMO / "buyers.toml")
-            .read_text()
-            .replace(
-                "[buyer.provisioning]",
-                (
-                    f"[buyer.signing]\nrequire_signed = true\nsign_outbound = true\n"
-                    f'certificate_file = "{tmp_path / "buyer.crt"}"\n[buyer.outbound]\n'
-                    f'url = "{endpoint.url}"\nshared_secret = "acme-inbound-cxml-secret-2026"\n'
-                    "[buyer.provisioning]"
-                ),
-                1,
-            )
+        outbound = (
+            f'[buyer.outbound]\nurl = "{endpoint.url}"\n'
+            'shared_secret = "acme-inbound-cxml-secret-2026"\n'
         )
-        write_buyers(signed_buyer, tmp_path, toml)
+        write_buyers(
+            signed_buyer, tmp_path, demo_buyers_with(signing(tmp_path, require=True) + outbound)
+        )
         assert post(client, sign(order_request(LINE), *buyer_keys))[0] == 200
         app = create_app(
             Settings(
@@ -191,19 +181,10 @@ def test_signing_without_a_key_dead_letters_with_a_reason(
 ):
     endpoint = BuyerEndpoint()
     try:
-        toml = (
-            (DEMO / "buyers.toml")
-            .read_text()
-            .replace(
-                "[buyer.provisioning]",
-                (
-                    f'[buyer.signing]\nsign_outbound = true\ncertificate_file = "{tmp_path / "buyer.crt"}"\n'
-                    f'[buyer.outbound]\nurl = "{endpoint.url}"\n[buyer.provisioning]'
-                ),
-                1,
-            )
+        outbound = f'[buyer.outbound]\nurl = "{endpoint.url}"\n'
+        write_buyers(
+            signed_buyer, tmp_path, demo_buyers_with(signing(tmp_path, require=False) + outbound)
         )
-        write_buyers(signed_buyer, tmp_path, toml)
         assert post(client, sign(order_request(LINE), *buyer_keys))[0] == 200
         outbox.run_once(signed_buyer)
         with signed_buyer.db.transaction() as db:
@@ -217,14 +198,5 @@ def test_signing_without_a_key_dead_letters_with_a_reason(
 def test_config_needs_a_certificate_for_required_signatures(demo, tmp_path):
     from provisioning.buyers import ConfigError
 
-    toml = (
-        (DEMO / "buyers.toml")
-        .read_text()
-        .replace(
-            "[buyer.provisioning]",
-            "[buyer.signing]\nrequire_signed = true\n[buyer.provisioning]",
-            1,
-        )
-    )
     with pytest.raises(ConfigError, match="require_signed needs the buyer's certificate"):
-        write_buyers(demo, tmp_path, toml)
+        write_buyers(demo, tmp_path, demo_buyers_with("[buyer.signing]\nrequire_signed = true"))

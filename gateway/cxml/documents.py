@@ -137,14 +137,26 @@ def _party(parent: etree._Element, name: str, credentials: Iterable[dict]) -> et
     return party
 
 
-def order_message(msg: OrderMessage) -> bytes:
-    root = _root(msg.version, msg.payload_id)
+def envelope(
+    version: str,
+    payload_id: str | None,
+    from_: Iterable[dict],
+    to: Iterable[dict],
+    sender: Iterable[dict],
+    container: str,
+) -> tuple[etree._Element, etree._Element]:
+    """A cXML root with its Header, and the empty Request or Message to fill."""
+    root = _root(version, payload_id)
     header = etree.SubElement(root, "Header")
-    _party(header, "From", msg.from_)
-    _party(header, "To", msg.to)
-    sender = _party(header, "Sender", msg.sender)
-    etree.SubElement(sender, "UserAgent").text = USER_AGENT
-    message = etree.SubElement(root, "Message")
+    _party(header, "From", from_)
+    _party(header, "To", to)
+    sender_el = _party(header, "Sender", sender)
+    etree.SubElement(sender_el, "UserAgent").text = USER_AGENT
+    return root, etree.SubElement(root, container)
+
+
+def order_message(msg: OrderMessage) -> bytes:
+    root, message = envelope(msg.version, msg.payload_id, msg.from_, msg.to, msg.sender, "Message")
     if msg.deployment_mode == "test":
         message.set("deploymentMode", "test")
     poom = etree.SubElement(message, "PunchOutOrderMessage")

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from gateway.cxml.documents import USER_AGENT, XML_LANG, _party, _root, serialize
+from gateway.cxml.documents import XML_LANG, envelope, serialize
 from gateway.cxml.timestamps import format_timestamp
 from gateway.money import amount, quantity
 
@@ -45,14 +45,7 @@ class Parties:
 def _envelope(
     parties: Parties, version: str, payload_id: str | None
 ) -> tuple[etree._Element, etree._Element]:
-    root = _root(version, payload_id)
-    header = etree.SubElement(root, "Header")
-    _party(header, "From", parties.from_)
-    _party(header, "To", parties.to)
-    sender = _party(header, "Sender", parties.sender)
-    etree.SubElement(sender, "UserAgent").text = USER_AGENT
-    request = etree.SubElement(root, "Request")
-    return root, request
+    return envelope(version, payload_id, parties.from_, parties.to, parties.sender, "Request")
 
 
 def _order_reference(parent: etree._Element, ref: OrderRef) -> None:

@@ -62,6 +62,58 @@ def buyers_load(path: Path) -> None:
     click.echo(f"loaded {len(ids)} buyer(s): {', '.join(ids) or '-'}")
 
 
+@buyers.command("credentials")
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Only replaced secrets still in use, for support to call the buyer.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def buyers_credentials(stale: bool, as_json: bool) -> None:
+    """Credentials per buyer: current, replaced (and until when), last used."""
+    from provisioning.rotation import credential_report
+
+    gateway = _gateway()
+    with gateway.db.transaction() as db:
+        rows = credential_report(db, stale_only=stale)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no stale credentials" if stale else "no credentials")
+        return
+    click.echo(f"{'BUYER':<12} {'KIND':<7} {'IDENTITY':<32} {'STATE':<34} LAST USED")
+    for r in rows:
+        click.echo(
+            f"{r['buyer']:<12} {r['kind']:<7} {r['identity']:<32} {r['state']:<34} "
+            f"{r['last_used_at'] or 'never'}"
+        )
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys for secrets the gateway must send."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret under the newest PUNCHGATE_ENCRYPTION_KEYS key."""
+    from gateway.models import BuyerCredential
+
+    gateway = _gateway()
+    count = 0
+    with gateway.db.transaction() as db:
+        for row in db.scalars(
+            select(BuyerCredential).where(BuyerCredential.secret_encrypted.is_not(None))
+        ):
+            row.secret_encrypted = gateway.box.rotate(row.secret_encrypted)
+            count += 1
+    click.echo(
+        f"re-encrypted {count} secret(s) under the newest key; older keys can be "
+        "removed from PUNCHGATE_ENCRYPTION_KEYS once every process has restarted"
+    )
+
+
 @main.group()
 def catalog() -> None:
     """The embedded marketplace catalog."""

@@ -124,7 +124,7 @@ def _setup(db: Session, ctx: Context):
             "identity": identity.public(),
             "extrinsics": setup.extrinsics,
             "ship_to": setup.ship_to,
-            "auth": {"method": ctx.auth.method, "sender": ctx.auth.sender},
+            "auth": {"method": ctx.auth.method, "sender": ctx.auth.sender, "which": ctx.auth.which},
         },
     )
     session = opened.session
@@ -255,10 +255,15 @@ def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
     record(
         db,
         "auth.ok",
-        f"authenticated {ctx.auth.sender} by {ctx.auth.method}",
+        f"authenticated {ctx.auth.sender} by {ctx.auth.method} ({ctx.auth.which} secret)",
         buyer_id=ctx.auth.buyer.id,
         session_id=session_id,
-        data={"method": ctx.auth.method, "sender": ctx.auth.sender},
+        data={
+            "method": ctx.auth.method,
+            "sender": ctx.auth.sender,
+            "which": ctx.auth.which,
+            "credential": ctx.auth.credential_id,
+        },
     )
 
 

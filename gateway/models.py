@@ -114,9 +114,19 @@ class BuyerCredential(Base):
     identity: Mapped[str] = mapped_column(String(200))  # lower-cased
     secret_hash: Mapped[str | None] = mapped_column(String(200))
     secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Keyed HMAC of the secret, the same for every buyer: finds a secret reused
+    # across buyers even where secret_hash is salted (Argon2id).
+    fingerprint: Mapped[str | None] = mapped_column(String(80), index=True)
+    # Set on a replaced secret: it keeps working until then (the overlap window).
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     buyer: Mapped[Buyer] = relationship(back_populates="credentials")
+
+    def valid_at(self, moment: datetime) -> bool:
+        return self.valid_until is None or self.valid_until > moment
+
     __table_args__ = (Index("ix_buyer_credentials_lookup", "kind", "domain", "identity"),)
 
 
@@ -370,3 +380,21 @@ class MarketplaceEvent(Base):
     __tablename__ = "marketplace_events"
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthThrottle(Base):
+    """Failed authentications per sender or user name, for back-off."""
+
+    __tablename__ = "auth_throttle"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncNonce(Base):
+    """Nonces of credential-sync requests already seen (replay protection)."""
+
+    __tablename__ = "sync_nonces"
+    nonce: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

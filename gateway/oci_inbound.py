@@ -174,7 +174,11 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             "target": call.target,
             "function": call.function,
             "identity": identity.public(),
-            "auth": {"method": "OCI login", "username": credential.identity},
+            "auth": {
+                "method": "OCI login",
+                "username": credential.sender,
+                "which": credential.which,
+            },
         },
     )
     session = opened.session
@@ -189,7 +193,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
     record(
         db,
         "auth.ok",
-        f"authenticated OCI user {credential.identity}",
+        f"authenticated OCI user {credential.sender} ({credential.which} password)",
         buyer_id=buyer.id,
         session_id=session.id,
         data={"method": "OCI login"},

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gateway.cxml.credentials import verify_mac
 from gateway.cxml.envelope import Envelope
 from gateway.cxml.errors import Unauthorized
-from gateway.models import Buyer, BuyerCredential, Event
+from gateway.models import Buyer, BuyerCredential, Event, utcnow
 from provisioning.credentials import SecretBox
 
 
@@ -20,8 +20,26 @@ from provisioning.credentials import SecretBox
 class Authenticated:
     buyer: Buyer
     credential_id: int
-    method: str  # SharedSecret | CredentialMac
+    method: str  # SharedSecret | CredentialMac | OCI login
     sender: str  # domain/identity that authenticated
+    which: str = "current"  # or "previous (valid until …)": shown in the session log
+
+
+def _which(row: BuyerCredential) -> str:
+    if row.valid_until is None:
+        return "current"
+    return f"previous (valid until {row.valid_until.isoformat(timespec='minutes')})"
+
+
+def _ordered(rows: list[BuyerCredential]) -> list[BuyerCredential]:
+    # The current secret first, then replaced ones, newest deadline first.
+    return sorted(
+        rows,
+        key=lambda r: (
+            r.valid_until is not None,
+            -(r.valid_until.timestamp() if r.valid_until else 0),
+        ),
+    )
 
 
 class AuthenticationFailed(Unauthorized):
@@ -50,43 +68,62 @@ def buyer_for(db: Session, envelope: Envelope) -> Buyer | None:
 def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime) -> Authenticated:
     """Identify the buyer by From and verify a Sender credential's secret.
 
-    Every Sender credential is tried (Ariba sends two). Failure texts name the
-    identity and what was wrong, never anything about the expected secret.
+    Every Sender credential is tried (Ariba sends two), against the current
+    secret and any replaced one still inside its overlap window. Failure texts
+    name the identity and what was wrong, never anything about the secret.
     """
     buyer = buyer_for(db, envelope)
     if buyer is None:
         names = ", ".join(f"{c.domain}/{c.identity}" for c in envelope.from_)
         raise AuthenticationFailed(f"From identity {names} is not a buyer known to this supplier")
-    stored = {
-        (c.domain, c.identity): c
-        for c in db.scalars(
-            select(BuyerCredential).where(
-                BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "sender"
-            )
+    stored: dict[tuple[str, str], list[BuyerCredential]] = {}
+    for row in db.scalars(
+        select(BuyerCredential).where(
+            BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "sender"
         )
-    }
+    ):
+        stored.setdefault((row.domain, row.identity), []).append(row)
     reasons = []
     for cred in envelope.sender:
         label = f"{cred.domain}/{cred.identity}"
-        row = stored.get(cred.key)
-        if row is None:
+        rows = _ordered(stored.get(cred.key, []))
+        if not rows:
             # Still spend the hash so timing does not tell known from unknown senders.
             box.verify(cred.shared_secret or "", None)
             reasons.append(f"Sender {label} is not configured for this buyer")
             continue
+        valid = [r for r in rows if r.valid_at(now)]
         if cred.shared_secret is not None:
-            if box.verify(cred.shared_secret, row.secret_hash):
-                return Authenticated(buyer, row.id, "SharedSecret", label)
-            reasons.append(f"Sender {label}: SharedSecret does not match")
+            for row in valid:
+                if box.verify(cred.shared_secret, row.secret_hash):
+                    row.last_used_at = now
+                    return Authenticated(buyer, row.id, "SharedSecret", label, _which(row))
+            expired = next(
+                (
+                    r
+                    for r in rows
+                    if not r.valid_at(now) and box.verify(cred.shared_secret, r.secret_hash)
+                ),
+                None,
+            )
+            if expired is not None:
+                reasons.append(
+                    f"Sender {label}: SharedSecret is a replaced secret that stopped "
+                    f"working at {expired.valid_until.isoformat(timespec='minutes')}"
+                )
+            else:
+                reasons.append(f"Sender {label}: SharedSecret does not match")
         elif cred.mac is not None:
-            secret = box.decrypt(row.secret_encrypted) if row.secret_encrypted else None
-            if secret is None:
-                reasons.append(f"Sender {label}: no key on file to verify a CredentialMac")
-                continue
-            for from_ in envelope.from_:
-                problem = verify_mac(secret, cred.mac, from_, cred, now)
-                if problem is None:
-                    return Authenticated(buyer, row.id, "CredentialMac", label)
+            problem = "no key on file to verify a CredentialMac"
+            for row in valid:
+                secret = box.decrypt(row.secret_encrypted) if row.secret_encrypted else None
+                if secret is None:
+                    continue
+                for from_ in envelope.from_:
+                    problem = verify_mac(secret, cred.mac, from_, cred, now)
+                    if problem is None:
+                        row.last_used_at = now
+                        return Authenticated(buyer, row.id, "CredentialMac", label, _which(row))
             reasons.append(f"Sender {label}: {problem}")
         else:
             reasons.append(f"Sender {label} carries no SharedSecret or CredentialMac")
@@ -112,21 +149,39 @@ def recent_failures(db: Session, buyer_id: str, kind: str, since: datetime) -> i
 
 def authenticate_oci(
     db: Session, box: SecretBox, buyer: Buyer, username: str | None, password: str | None
-) -> BuyerCredential:
-    """Check an OCI login against the buyer's; the text never mentions the password's value."""
-    row = db.scalar(
-        select(BuyerCredential).where(
-            BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "oci"
+) -> Authenticated:
+    """Check an OCI login (Argon2id, upgraded on success); texts never carry the password."""
+    now = utcnow()
+    rows = _ordered(
+        list(
+            db.scalars(
+                select(BuyerCredential).where(
+                    BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "oci"
+                )
+            )
         )
     )
-    if row is None:
+    if not rows:
         raise AuthenticationFailed(f"buyer {buyer.id!r} has no OCI login configured", buyer.id)
     if not username or not password:
         box.verify(password or "", None)
         raise AuthenticationFailed("the call carries no user name and password", buyer.id)
-    # Both checks run, so timing does not tell a known user name from an unknown one.
-    name_ok = hmac.compare_digest(username.casefold().encode(), row.identity.encode())
-    password_ok = box.verify(password, row.secret_hash)
-    if not (name_ok and password_ok):
+    matched = None
+    for row in rows:
+        # Every row is checked, so timing does not tell a known user name from another.
+        name_ok = hmac.compare_digest(username.casefold().encode(), row.identity.encode())
+        ok, upgraded = box.verify_password(password, row.secret_hash)
+        if name_ok and ok and matched is None:
+            matched, upgrade = row, upgraded
+    if matched is None:
         raise AuthenticationFailed(f"login failed for user {username!r}", buyer.id)
-    return row
+    if not matched.valid_at(now):
+        raise AuthenticationFailed(
+            f"user {username!r} used a replaced password that stopped working at "
+            f"{matched.valid_until.isoformat(timespec='minutes')}",
+            buyer.id,
+        )
+    if upgrade:
+        matched.secret_hash = upgrade  # stronger parameters, or Argon2id replacing HMAC
+    matched.last_used_at = now
+    return Authenticated(buyer, matched.id, "OCI login", matched.identity, _which(matched))

@@ -10,13 +10,14 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Buyer, BuyerCredential, Supplier
+from gateway.models import Buyer, BuyerCredential, Supplier, utcnow
 from provisioning.credentials import SecretBox
 
 
@@ -71,6 +72,7 @@ SCHEMA = {
             },
             "outbound": {"url": str, "shared_secret": str, "shared_secret_env": str},
             "orders": {"mismatch_policy": str},
+            "credentials": {"overlap_days": int, "allow_weak": bool},
             "signing": {
                 "require_signed": bool,
                 "sign_outbound": bool,
@@ -252,7 +254,14 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
             "outbound": {"url": raw.get("outbound", {}).get("url")},
             "orders": {"mismatch_policy": "accept_and_flag", **raw.get("orders", {})},
             "signing": _signing(raw.get("signing", {}), who),
+            "credentials": {
+                "overlap_days": DEFAULT_OVERLAP_DAYS,
+                "allow_weak": False,
+                **raw.get("credentials", {}),
+            },
         }
+        if not 0 <= settings["credentials"]["overlap_days"] <= 365:
+            raise ConfigError(f"{who}: buyer.credentials.overlap_days must be 0 to 365")
         if settings["orders"]["mismatch_policy"] not in ("accept_and_flag", "reject"):
             raise ConfigError(
                 f"{who}: buyer.orders.mismatch_policy must be accept_and_flag or reject"
@@ -310,9 +319,102 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
     return supplier, specs
 
 
+MIN_SECRET = 16  # random shared secrets
+MIN_PASSWORD = 12  # human-chosen OCI passwords
+DEFAULT_OVERLAP_DAYS = 7
+
+
+def check_strength(secret: str, kind: str, who: str, where: str, allow_weak: bool) -> None:
+    """Refuse empty or short credentials; the message never contains the value."""
+    minimum = MIN_PASSWORD if kind == "oci" else MIN_SECRET
+    if not secret.strip():
+        raise ConfigError(f"{who}: {where} is empty")
+    if len(secret) < minimum and not allow_weak:
+        raise ConfigError(
+            f"{who}: {where} is too short ({len(secret)} characters; at least {minimum}); "
+            "use a long random value"
+        )
+
+
+def check_reuse(
+    db: Session, box: SecretBox, buyer_id: str, secrets: list[tuple[str, str]], allow_weak: bool
+) -> None:
+    """Refuse a secret another buyer already uses (named by buyer, never by value)."""
+    if allow_weak:
+        return
+    for where, secret in secrets:
+        owner = db.scalar(
+            select(BuyerCredential.buyer_id)
+            .where(
+                BuyerCredential.fingerprint == box.fingerprint(secret),
+                BuyerCredential.buyer_id != buyer_id,
+                BuyerCredential.kind.in_(("sender", "oci")),
+            )
+            .limit(1)
+        )
+        if owner:
+            raise ConfigError(
+                f"buyer {buyer_id!r}: {where} is the same secret buyer "
+                f"{owner!r} uses; every buyer needs its own"
+            )
+
+
+def set_secret(
+    db: Session,
+    box: SecretBox,
+    buyer_id: str,
+    kind: str,
+    domain: str,
+    identity: str,
+    secret: str,
+    overlap: timedelta,
+) -> BuyerCredential:
+    """Make ``secret`` the current one for this identity.
+
+    The secret it replaces keeps working for ``overlap`` (so neither side has to
+    switch at the same minute); the same secret again changes nothing.
+    """
+    now = utcnow()
+    fingerprint = box.fingerprint(secret)
+    rows = list(
+        db.scalars(
+            select(BuyerCredential).where(
+                BuyerCredential.buyer_id == buyer_id,
+                BuyerCredential.kind == kind,
+                BuyerCredential.domain == domain,
+                BuyerCredential.identity == identity,
+            )
+        )
+    )
+    current = next((r for r in rows if r.fingerprint == fingerprint), None)
+    for row in rows:
+        if row is current:
+            continue
+        if row.valid_until is None:
+            row.valid_until = now + overlap
+        elif row.valid_until <= now:
+            db.delete(row)  # long expired: nothing to keep it for
+    if current is None:
+        current = BuyerCredential(
+            buyer_id=buyer_id,
+            kind=kind,
+            domain=domain,
+            identity=identity,
+            fingerprint=fingerprint,
+            secret_hash=box.hash_password(secret) if kind == "oci" else box.hash(secret),
+            # Kept encrypted as well: CredentialMac checks and signed sync calls need the key.
+            secret_encrypted=box.encrypt(secret) if kind == "sender" else None,
+        )
+        db.add(current)
+    current.valid_until = None
+    db.flush()
+    return current
+
+
 def load_buyers(db: Session, path: Path, box: SecretBox, env: dict | None = None) -> list[str]:
     """Upsert the supplier and every buyer of the file; return the buyer ids."""
     supplier_data, specs = parse_config(path.read_text(encoding="utf-8"), env)
+    seen: dict[str, str] = {}
     for spec in specs:
         # A From identity names one buyer across the whole database too.
         for domain, identity in spec.from_:
@@ -329,6 +431,22 @@ def load_buyers(db: Session, path: Path, box: SecretBox, env: dict | None = None
                     f"buyer {spec.id!r}: From identity {domain}/{identity} already belongs "
                     f"to buyer {owner!r}"
                 )
+        allow_weak = spec.settings["credentials"]["allow_weak"]
+        secrets = [(ref.where, ref.value) for _, _, ref in spec.senders]
+        if spec.oci:
+            secrets.append((spec.oci[1].where, spec.oci[1].value))
+        for where, value in secrets:
+            kind = "oci" if where.startswith("buyer.oci") else "sender"
+            check_strength(value, kind, f"buyer {spec.id!r}", where, allow_weak)
+            if not allow_weak:
+                other = seen.get(box.fingerprint(value))
+                if other and other != spec.id:
+                    raise ConfigError(
+                        f"buyer {spec.id!r}: {where} is the same secret buyer "
+                        f"{other!r} uses; every buyer needs its own"
+                    )
+                seen[box.fingerprint(value)] = spec.id
+        check_reuse(db, box, spec.id, secrets, allow_weak)
     supplier = db.scalar(select(Supplier).limit(1)) or Supplier()
     supplier.name = supplier_data["name"]
     supplier.credentials = [
@@ -342,35 +460,39 @@ def load_buyers(db: Session, path: Path, box: SecretBox, env: dict | None = None
         buyer.settings = spec.settings
         db.add(buyer)
         db.flush()
-        db.execute(delete(BuyerCredential).where(BuyerCredential.buyer_id == spec.id))
-        rows = [
-            BuyerCredential(buyer_id=spec.id, kind="from", domain=d, identity=i)
-            for d, i in spec.from_
-        ]
+        overlap = timedelta(days=spec.settings["credentials"]["overlap_days"])
+        keep = set()
         for domain, identity, secret in spec.senders:
-            rows.append(
-                BuyerCredential(
-                    buyer_id=spec.id,
-                    kind="sender",
-                    domain=domain,
-                    identity=identity,
-                    secret_hash=box.hash(secret.value),
-                    # Kept encrypted as well: CredentialMac verification needs the key.
-                    secret_encrypted=box.encrypt(secret.value),
-                )
+            keep.add(
+                set_secret(db, box, spec.id, "sender", domain, identity, secret.value, overlap).id
             )
         if spec.oci:
             username, password = spec.oci
-            rows.append(
-                BuyerCredential(
-                    buyer_id=spec.id,
-                    kind="oci",
-                    identity=username.casefold(),
-                    secret_hash=box.hash(password.value),
-                )
+            keep.add(
+                set_secret(
+                    db, box, spec.id, "oci", "", username.casefold(), password.value, overlap
+                ).id
             )
+        # Identities no longer in the file, and every From / outbound row, are replaced.
+        for row in db.scalars(select(BuyerCredential).where(BuyerCredential.buyer_id == spec.id)):
+            if (
+                row.kind in ("from", "outbound")
+                or row.id not in keep
+                and not any(
+                    row.kind == k and row.domain == d and row.identity == i
+                    for k, d, i in _identities(spec)
+                )
+            ):
+                db.delete(row)
+        db.flush()
+        db.add_all(
+            [
+                BuyerCredential(buyer_id=spec.id, kind="from", domain=d, identity=i)
+                for d, i in spec.from_
+            ]
+        )
         if spec.outbound_secret:
-            rows.append(
+            db.add(
                 BuyerCredential(
                     buyer_id=spec.id,
                     kind="outbound",
@@ -378,8 +500,14 @@ def load_buyers(db: Session, path: Path, box: SecretBox, env: dict | None = None
                     secret_encrypted=box.encrypt(spec.outbound_secret.value),
                 )
             )
-        db.add_all(rows)
     return [s.id for s in specs]
+
+
+def _identities(spec: BuyerSpec) -> list[tuple[str, str, str]]:
+    found = [("sender", d, i) for d, i, _ in spec.senders]
+    if spec.oci:
+        found.append(("oci", "", spec.oci[0].casefold()))
+    return found
 
 
 def url_allowed(url: str, prefixes: list[str]) -> bool:

@@ -70,6 +70,8 @@ def buyer_config_for(raw: bytes) -> str:
                 f"identity = {_toml_string(cred.identity)}",
                 f"shared_secret = {_toml_string(cred.shared_secret)}",
             ]
+    # Real fixtures carry short demo secrets ("password", "test").
+    lines += ["[buyer.credentials]", "allow_weak = true"]
     return "\n".join(lines) + "\n"
 
 

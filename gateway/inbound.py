@@ -34,6 +34,7 @@ from gateway.sessions import service as sessions
 from gateway.sessions.events import record, redact_document
 from gateway.state import Gateway
 from gateway.xml import MalformedXML, ParsedDocument, UnsafeXML, parse
+from provisioning import throttle
 from provisioning.authn import Authenticated, AuthenticationFailed, authenticate
 from provisioning.buyers import url_allowed
 from provisioning.users import UserRefused, record_decisions, resolve_user
@@ -295,11 +296,20 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
             raise BadRequest(str(exc)) from None
         envelope = parse_envelope(doc)
         with gateway.db.transaction() as db:
+            now = utcnow()
+            until = throttle.locked_until(db, throttle.cxml_key(envelope), now)
+            if until is not None:
+                wait = int((until - now).total_seconds()) + 1
+                raise AuthenticationLocked(
+                    f"too many failed attempts for Sender {envelope.sender[0].domain}/"
+                    f"{envelope.sender[0].identity}; retry in {wait} seconds"
+                )
             try:
-                auth = authenticate(db, gateway.box, envelope, utcnow())
+                auth = authenticate(db, gateway.box, envelope, now)
             except AuthenticationFailed as exc:
                 buyer_id = exc.buyer_id
                 raise
+            throttle.succeeded(db, throttle.cxml_key(envelope))
             buyer_id = auth.buyer.id
             signing = auth.buyer.settings.get("signing") or {}
             if signing.get("require_signed") or has_signature(doc.root):
@@ -345,9 +355,15 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
         )
 
 
+class AuthenticationLocked(Unauthorized):
+    """401 while the sender is backing off after repeated failures."""
+
+
 def _reject(gateway, exc: CxmlError, raw: bytes, version: str, buyer_id, envelope) -> Answer:
     body = documents.response(exc.code, exc.text, exc.detail, version=version)
     kind = "auth.failed" if isinstance(exc, Unauthorized) else "document.rejected"
+    if isinstance(exc, AuthenticationLocked):
+        kind = "auth.locked"
     excerpt = raw[:EXCERPT]
     data = {"code": exc.code, "bytes": len(raw)}
     if envelope is not None:
@@ -370,6 +386,18 @@ def _reject(gateway, exc: CxmlError, raw: bytes, version: str, buyer_id, envelop
                 data=data,
                 document=keep,
             )
+            if isinstance(exc, AuthenticationFailed) and envelope is not None:
+                until = throttle.failed(db, throttle.cxml_key(envelope), utcnow())
+                if until is not None:
+                    record(
+                        db,
+                        "auth.throttled",
+                        f"Sender {envelope.sender[0].domain}/{envelope.sender[0].identity} "
+                        f"locked until {until.isoformat(timespec='seconds')} after repeated "
+                        "failures",
+                        buyer_id=buyer_id,
+                        level="warning",
+                    )
     except SQLAlchemyError:
         log.exception("could not record a rejection event")
     return Answer(exc.code, body)

@@ -23,6 +23,7 @@ from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.sessions.transfer import TransferForm, transfer
 from gateway.state import Gateway
+from provisioning import throttle
 from provisioning.authn import OCI_FAILURE, AuthenticationFailed, authenticate_oci, recent_failures
 from provisioning.buyers import url_allowed
 from provisioning.users import UserRefused, record_decisions, resolve_user
@@ -126,9 +127,23 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             exc.message,
             {"parameters": names, "field": exc.field},
         )
+    now = utcnow()
+    key = throttle.oci_key(buyer.id, call.username)
+    until = throttle.locked_until(db, key, now)
+    if until is not None:
+        wait = int((until - now).total_seconds()) + 1
+        return _refuse(
+            db,
+            buyer.id,
+            "oci.locked",
+            429,
+            "Too many failed logins",
+            f"too many failed logins for user {call.username!r}; try again in {wait} seconds",
+        )
     try:
         credential = authenticate_oci(db, gateway.box, buyer, call.username, call.password)
     except AuthenticationFailed as exc:
+        throttle.failed(db, key, now)
         return _refuse(
             db,
             buyer.id,
@@ -139,6 +154,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             "catalog in your procurement system",
             {"parameters": names},
         )
+    throttle.succeeded(db, key)
     if not hook_url_allowed(call.hook_url, buyer):
         return _refuse(
             db,

@@ -269,3 +269,21 @@ def test_secret_key_is_what_hashes_depend_on(settings, demo):
     code, _ = status(app.test_client().post("/cxml", data=setup_request()).data)
     assert code == 401  # hashes are keyed: a different server key verifies nothing
     app.extensions["punchgate"].db.dispose()
+
+
+def test_repeated_sender_failures_back_off(client, demo):
+    from gateway.models import AuthThrottle
+
+    for _ in range(5):
+        assert status(post(client, setup_request(secret="guessing-the-secret")).data)[0] == 401
+    code, text = status(post(client, setup_request()).data)
+    assert code == 401 and "too many failed attempts for Sender NetworkID/AN01000000001" in text
+    assert [e.kind for e in events(demo, "auth.locked")] == ["auth.locked"]
+    assert events(demo, "auth.throttled")
+    with demo.db.transaction() as db:
+        row = db.get(AuthThrottle, "cxml:networkid/an01000000001")
+        assert row.failures == 5
+        row.locked_until = row.first_failure_at  # the lock runs out
+    assert status(post(client, setup_request()).data)[0] == 200
+    with demo.db.transaction() as db:
+        assert db.get(AuthThrottle, "cxml:networkid/an01000000001") is None

@@ -185,8 +185,8 @@ def test_unknown_buyer_404(client, demo):
 
 
 def test_failed_logins_are_rate_limited_per_buyer(client, demo, tmp_path):
-    for _ in range(10):
-        assert call(client, PASSWORD="guess").status_code == 401
+    for i in range(10):  # a different user name each time: spraying the buyer
+        assert call(client, USERNAME=f"user{i}", PASSWORD="guess").status_code == 401
     blocked = call(client)  # even the right password waits now
     assert blocked.status_code == 429 and b"failed logins" in blocked.data
     assert events(demo, "oci.rate_limited")
@@ -245,3 +245,19 @@ def test_values_are_html_escaped_in_the_form(client, demo):
     assert b"<script>alert(1)</script>" not in page.data
     _, pairs, _ = form_of(page.data)
     assert pairs[0] == ("~OkCode", '"><script>alert(1)</script>')
+
+
+def test_repeated_failures_for_one_user_back_off(client, demo):
+    for _ in range(5):
+        assert call(client, PASSWORD="guess").status_code == 401
+    locked = call(client)  # even the right password waits now
+    assert locked.status_code == 429 and b"try again in" in locked.data
+    assert events(demo, "oci.locked")
+    from gateway.models import AuthThrottle
+
+    with demo.db.transaction() as db:  # the lock expires
+        row = db.get(AuthThrottle, "oci:acme:acme_srm")
+        row.locked_until = row.first_failure_at
+    assert call(client).status_code == 302
+    with demo.db.transaction() as db:
+        assert db.get(AuthThrottle, "oci:acme:acme_srm") is None  # success clears it

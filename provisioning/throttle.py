@@ -1,0 +1,56 @@
+"""Back-off for repeated authentication failures, per sender or user name.
+
+After THRESHOLD failures within WINDOW, the key is locked for BASE seconds,
+doubling with every further failure up to MAX. A success clears it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from gateway.models import AuthThrottle
+
+THRESHOLD = 5
+WINDOW = timedelta(minutes=15)
+BASE = timedelta(seconds=30)
+MAX = timedelta(minutes=15)
+
+
+def cxml_key(envelope) -> str:
+    first = envelope.sender[0]
+    return f"cxml:{first.domain.casefold()}/{first.identity.casefold()}"
+
+
+def oci_key(buyer_id: str, username: str | None) -> str:
+    return f"oci:{buyer_id}:{(username or '').casefold()}"
+
+
+def locked_until(db: Session, key: str, now: datetime) -> datetime | None:
+    row = db.get(AuthThrottle, key)
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        return row.locked_until
+    return None
+
+
+def failed(db: Session, key: str, now: datetime) -> datetime | None:
+    """Count a failure; return the time the key is locked until, if it now is."""
+    row = db.get(AuthThrottle, key)
+    if row is None:
+        row = AuthThrottle(key=key, failures=0, first_failure_at=now)
+        db.add(row)
+    elif now - row.first_failure_at > WINDOW and (
+        row.locked_until is None or row.locked_until <= now
+    ):
+        row.failures, row.first_failure_at, row.locked_until = 0, now, None
+    row.failures += 1
+    if row.failures >= THRESHOLD:
+        row.locked_until = now + min(BASE * 2 ** (row.failures - THRESHOLD), MAX)
+    return row.locked_until
+
+
+def succeeded(db: Session, key: str) -> None:
+    row = db.get(AuthThrottle, key)
+    if row is not None:
+        db.delete(row)

@@ -21,9 +21,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["punchgate"] = Gateway.from_settings(settings)
 
-    from gateway.web import api, cxml, errors, health, marketplace, oci, punchout, shop
+    from gateway.web import (
+        api,
+        credentials_api,
+        cxml,
+        errors,
+        health,
+        marketplace,
+        oci,
+        punchout,
+        shop,
+    )
 
-    for module in (cxml, oci, punchout, shop, api, marketplace, health):
+    for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, health):
         app.register_blueprint(module.bp)
     errors.register(app)
     return app

@@ -126,10 +126,9 @@ def sync(db: Session, box: SecretBox, buyer_id: str, headers, body: bytes) -> di
         .limit(1)
     )
     if known is None:
+        what = "an OCI login" if kind == "oci" else "a cXML Sender credential"
         raise SyncError(
-            400,
-            f"{domain + '/' if domain else ''}{identity} is not a "
-            f"{kind} credential of buyer {buyer.id!r}",
+            400, f"{domain + '/' if domain else ''}{identity} is not {what} of buyer {buyer.id!r}"
         )
     policy = buyer.settings.get("credentials", {})
     days = data.get("overlap_days", policy.get("overlap_days", 7))

@@ -99,4 +99,4 @@ def test_oci_password_sync(client, demo):
     assert call(client).status_code == 302  # the old password, inside its window
     assert call(client, PASSWORD="acme-oci-password-2027").status_code == 302
     unknown = signed(client, dict(change, username="someone"))
-    assert unknown.status_code == 400 and "is not a oci credential" in unknown.json["error"]
+    assert unknown.status_code == 400 and "is not an OCI login of buyer" in unknown.json["error"]

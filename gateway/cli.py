@@ -151,6 +151,10 @@ def serve(host: str, port: int, workers: int, outbox_worker: bool) -> None:
         str(workers),
         "--access-logfile",
         "-",
+        # %(U)s is the path without the query string: OCI logins arrive as GET
+        # parameters (USERNAME/PASSWORD), which must never reach a log.
+        "--access-logformat",
+        '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"',
         "--max-requests",
         "5000",
         "--max-requests-jitter",

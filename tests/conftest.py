@@ -6,9 +6,15 @@ then use a schema of their own so nothing else in that database is touched.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import html
+import logging
 import os
 import textwrap
+import tomllib
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -28,6 +34,88 @@ DTD_DIR = SHARED / "cxml-dtd"
 DEMO = ROOT / "fixtures" / "demo"
 SECRET_KEY = "test-secret-key-not-for-production"
 BASE_URL = "http://gateway.test"
+
+# The scan: every secret the tests configure must never show up, in any of these
+# forms, in a response, a log record or anything stored outside the credential
+# table. Secrets under 12 characters (interop fixtures' "test", "password") would
+# match ordinary words and are left out.
+SECRETS: set[str] = set()
+LEAKS: list[str] = []
+
+
+def remember_secret(value: str | None) -> None:
+    if value and len(value) >= 12:
+        SECRETS.add(value)
+
+
+def remember_toml_secrets(text: str, env: dict | None = None) -> None:
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("shared_secret", "password") and isinstance(value, str):
+                    remember_secret(value)
+                elif key.endswith("_env") and isinstance(value, str) and env:
+                    remember_secret(env.get(value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    with contextlib.suppress(tomllib.TOMLDecodeError):
+        walk(tomllib.loads(text))
+
+
+def secret_forms(secret: str) -> set[str]:
+    return {
+        secret,
+        base64.b64encode(secret.encode()).decode(),
+        quote(secret),
+        quote_plus(secret),
+        html.escape(secret),
+    }
+
+
+def scan(where: str, text: str) -> None:
+    for secret in SECRETS:
+        for form in secret_forms(secret):
+            if form in text:
+                LEAKS.append(f"{where}: contains the secret {secret[:4]}… ({len(secret)} chars)")
+                return
+
+
+class _LogScanner(logging.Handler):
+    def emit(self, record):
+        try:
+            scan(f"log {record.name}", self.format(record))
+        except Exception:  # a scanner must never break logging
+            self.handleError(record)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_leaks():
+    """Fails the run if any test leaked a configured secret anywhere it was looked for."""
+    handler = _LogScanner(level=logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(previous)
+    assert not LEAKS, "secrets leaked:\n" + "\n".join(sorted(set(LEAKS)))
+
+
+def scan_database(engine) -> None:
+    from sqlalchemy import select
+
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name == "buyer_credentials":
+                continue  # hashes and ciphertexts are the protected forms
+            for row in conn.execute(select(table)):
+                text = " ".join(str(v) for v in row if not isinstance(v, bytes | memoryview))
+                scan(f"table {table.name}", text)
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +155,16 @@ def settings(database_url, tmp_path) -> Settings:
 def app(settings):
     app = create_app(settings)
     app.config["TESTING"] = False  # errors must render as users see them
+
+    @app.after_request
+    def scan_response(response):
+        if not response.direct_passthrough:
+            scan(f"response to {response.status_code}", response.get_data(as_text=True))
+        return response
+
     yield app
     gateway = app.extensions["punchgate"]
+    scan_database(gateway.db.engine)
     with gateway.db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
@@ -93,6 +189,7 @@ def dtd() -> DtdCatalog:
 def write_buyers(gateway, tmp_path: Path, toml: str, env: dict | None = None) -> list[str]:
     path = tmp_path / f"buyers-{abs(hash(toml))}.toml"
     path.write_text(textwrap.dedent(toml))
+    remember_toml_secrets(textwrap.dedent(toml), env)
     with gateway.db.transaction() as db:
         return load_buyers(db, path, gateway.box, env=env or {})
 
@@ -100,6 +197,7 @@ def write_buyers(gateway, tmp_path: Path, toml: str, env: dict | None = None) ->
 @pytest.fixture
 def demo(gateway, tmp_path):
     """The demo supplier, buyers (acme, globex) and catalog."""
+    remember_toml_secrets((DEMO / "buyers.toml").read_text())
     with gateway.db.transaction() as db:
         load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
     with gateway.db.transaction() as db:

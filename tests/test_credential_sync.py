@@ -9,10 +9,13 @@ import time
 import pytest
 
 from provisioning.sync import signature
+from tests.conftest import remember_secret
 from tests.documents import ACME_SECRET, setup_request, status
 from tests.test_oci_endpoint import call
 
 NEW_SECRET = "acme-next-shared-secret-2027"
+for _value in (NEW_SECRET, "acme-third-shared-secret-2028", "acme-oci-password-2027"):
+    remember_secret(_value)
 
 
 def signed(

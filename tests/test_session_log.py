@@ -59,3 +59,25 @@ def test_card_numbers_are_masked():
     assert redact_document(raw) == (
         """<Payment><PCard name="J" number='****1234' expiration="2027-01-31"/></Payment>"""
     )
+
+
+def test_the_leak_scanner_sees_every_form():
+    import base64
+    import html
+    from urllib.parse import quote_plus
+
+    from tests import conftest
+
+    secret = "scanner self&test <secret> 42"
+    conftest.remember_secret(secret)
+    before = len(conftest.LEAKS)
+    try:
+        for text in (f"x {secret} y", base64.b64encode(secret.encode()).decode(),
+                     f"a=1&s={quote_plus(secret)}", f"<p>{html.escape(secret)}</p>",
+                     "nothing secret here"):
+            conftest.scan("self-test", text)
+        found = conftest.LEAKS[before:]
+    finally:
+        del conftest.LEAKS[before:]
+        conftest.SECRETS.discard(secret)
+    assert len(found) == 4  # plain, base64, form-encoded, HTML-escaped; not the last

@@ -8,6 +8,8 @@ element) is refused, so a signed fragment can never vouch for unsigned content.
 
 from __future__ import annotations
 
+import logging
+
 from lxml import etree
 from signxml import (
     InvalidInput,
@@ -22,6 +24,11 @@ from signxml.exceptions import SignXMLException
 
 from gateway.cxml.errors import SignatureRequired, SignatureVerificationFailed
 from gateway.xml import parse
+
+# signxml logs the canonicalised content it signs or verifies at DEBUG, and in
+# cXML that content includes the Sender's SharedSecret: its debug output must
+# never be on, whatever level the application's logging runs at.
+logging.getLogger("signxml").setLevel(logging.WARNING)
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"

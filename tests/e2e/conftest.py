@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.conftest import DEMO, ROOT, SECRET_KEY, write_buyers
+from tests.conftest import DEMO, ROOT, SECRET_KEY, scan, write_buyers
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -113,6 +113,8 @@ def live_server(database_url, tmp_path, app):
     proc.terminate()
     proc.wait(10)
     log.close()
+    # The server's own log (gunicorn access lines included) must hold no secret.
+    scan("server log", (tmp_path / "server.log").read_text())
 
 
 @pytest.fixture

@@ -303,7 +303,7 @@ def sessions_show(session_id: int, as_json: bool) -> None:
             return_url=s.return_url,
             payload_id=s.payload_id,
             identity=s.details.get("identity"),
-            cart=cart_view(s),
+            cart=cart_view(s, show_prices=True),
         )
         events = [
             {

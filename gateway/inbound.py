@@ -97,7 +97,10 @@ def _setup(db: Session, ctx: Context):
             f"BrowserFormPost URL {return_url!r} is not among the return URLs allowed for "
             f"buyer {buyer.id!r}"
         )
-    identity = user_identity(setup)
+    role_extrinsics = buyer.settings.get("provisioning", {}).get("role_extrinsics")
+    identity = (
+        user_identity(setup, tuple(role_extrinsics)) if role_extrinsics else (user_identity(setup))
+    )
     try:
         user, decisions = resolve_user(db, buyer, identity)
     except UserRefused as exc:

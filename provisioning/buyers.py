@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Buyer, BuyerCredential, Supplier, utcnow
 from provisioning.credentials import SecretBox
+from provisioning.roles import LEAST_PRIVILEGE, check_role_config
 
 
 class ConfigError(ValueError):
@@ -69,7 +70,11 @@ SCHEMA = {
                 "default_role": str,
                 "unknown_roles": str,
                 "role_map": dict,
+                "role_extrinsics": [str],
+                "new_role_template": dict,
+                "hold_over_limit": bool,
             },
+            "roles": dict,
             "outbound": {"url": str, "shared_secret": str, "shared_secret_env": str},
             "orders": {"mismatch_policy": str},
             "credentials": {"overlap_days": int, "allow_weak": bool},
@@ -276,6 +281,19 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
             raise ConfigError(
                 f"{who}: buyer.cxml.form_encoding must be cxml-base64 or cxml-urlencoded"
             )
+        try:
+            settings["roles"] = {
+                name: check_role_config(
+                    cfg if isinstance(cfg, dict) else {"?": cfg}, f"buyer.roles.{name}"
+                )
+                for name, cfg in raw.get("roles", {}).items()
+            }
+            settings["provisioning"]["new_role_template"] = check_role_config(
+                settings["provisioning"].get("new_role_template", LEAST_PRIVILEGE),
+                "buyer.provisioning.new_role_template",
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{who}: {exc}") from None
         if settings["provisioning"]["unknown_roles"] not in ("create", "default", "reject"):
             raise ConfigError(
                 f"{who}: buyer.provisioning.unknown_roles must be create, default or reject"
@@ -457,7 +475,9 @@ def load_buyers(db: Session, path: Path, box: SecretBox, env: dict | None = None
         buyer = db.get(Buyer, spec.id) or Buyer(id=spec.id)
         buyer.name = spec.name
         buyer.return_url_prefixes = spec.return_url_prefixes
-        buyer.settings = spec.settings
+        # Roles the gateway created on the spot are kept across reloads.
+        created = (buyer.settings or {}).get("created_roles", {})
+        buyer.settings = {**spec.settings, "created_roles": created}
         db.add(buyer)
         db.flush()
         overlap = timedelta(days=spec.settings["credentials"]["overlap_days"])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from gateway.identity import Identity
 from gateway.models import Buyer, User, utcnow
 from gateway.sessions.events import record
+from provisioning.roles import LEAST_PRIVILEGE, role_config
 
 
 class UserRefused(Exception):
@@ -51,7 +52,20 @@ def _map_roles(buyer: Buyer, identity: Identity, decisions: list[Decision]) -> l
             )
         else:
             roles.append(role)
-            decisions.append(Decision("role.created", f"unknown role {role!r} kept as a new role"))
+            if role_config(buyer.settings, role) is None:
+                template = policy.get("new_role_template", LEAST_PRIVILEGE)
+                created = {**buyer.settings.get("created_roles", {}), role: template}
+                buyer.settings = {**buyer.settings, "created_roles": created}
+                decisions.append(
+                    Decision(
+                        "role.created",
+                        f"unknown role {role!r} created with the new-role template {template} "
+                        "(least privilege unless the buyer configured otherwise)",
+                    )
+                )
+            else:
+                decisions.append(Decision("role.mapped", f"role {role!r} known from before"))
+
     return list(dict.fromkeys(roles or [default]))
 
 

@@ -72,9 +72,13 @@ def test_the_leak_scanner_sees_every_form():
     conftest.remember_secret(secret)
     before = len(conftest.LEAKS)
     try:
-        for text in (f"x {secret} y", base64.b64encode(secret.encode()).decode(),
-                     f"a=1&s={quote_plus(secret)}", f"<p>{html.escape(secret)}</p>",
-                     "nothing secret here"):
+        for text in (
+            f"x {secret} y",
+            base64.b64encode(secret.encode()).decode(),
+            f"a=1&s={quote_plus(secret)}",
+            f"<p>{html.escape(secret)}</p>",
+            "nothing secret here",
+        ):
             conftest.scan("self-test", text)
         found = conftest.LEAKS[before:]
     finally:

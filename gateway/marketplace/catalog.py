@@ -146,8 +146,11 @@ def search(
     category: str | None = None,
     limit: int = 48,
     offset: int = 0,
+    allowed: frozenset[str] | None = None,
 ) -> tuple[list[PricedProduct], int]:
     stmt = select(Product)
+    if allowed is not None:
+        stmt = stmt.where(Product.category.in_(sorted(allowed)))
     if query:
         like = f"%{query.lower()}%"
         stmt = stmt.where(
@@ -165,7 +168,6 @@ def search(
     return priced(db, buyer_id, rows), total or 0
 
 
-def categories(db: Session) -> list[str]:
-    return [
-        c for c in db.scalars(select(Product.category).distinct().order_by(Product.category)) if c
-    ]
+def categories(db: Session, allowed: frozenset[str] | None = None) -> list[str]:
+    names = db.scalars(select(Product.category).distinct().order_by(Product.category))
+    return [c for c in names if c and (allowed is None or c in allowed)]

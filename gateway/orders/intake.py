@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from gateway.models import (
     PunchoutSession,
 )
 from gateway.sessions.events import record
+from provisioning.roles import permissions
 
 POLICIES = ("accept_and_flag", "reject")
 
@@ -150,7 +152,30 @@ def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) ->
     return flags
 
 
+def _role_limit(db: Session, buyer, order: Order) -> dict | None:
+    """A flag when the order is over the limit of its user's roles."""
+    session = db.get(PunchoutSession, order.session_id) if order.session_id else None
+    if session is None or session.user is None:
+        return None
+    limit = permissions(buyer.settings, list(session.user.roles)).max_order_value
+    total = sum((line.quantity * (line.unit_price or 0) for line in order.lines), Decimal(0))
+    if limit is None or total <= limit:
+        return None
+    return {
+        "line": 0,
+        "kind": "over_role_limit",
+        "order": money.amount(total),
+        "limit": money.amount(limit),
+        "user": session.user.email or session.user.unique_name,
+    }
+
+
 def _describe(flag: dict) -> str:
+    if flag["kind"] == "over_role_limit":
+        return (
+            f"order total {flag['order']} is over the {flag['limit']} limit of "
+            f"{flag['user']}'s role"
+        )
     other = "contract" if "contract" in flag else "cart"
     return (
         f"line {flag['line']}: {flag['kind'].replace('_', ' ')} ({flag['order']} ordered, "
@@ -284,6 +309,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
         )
     db.add(order)
     flags = _match(db, buyer.id, order, request)
+    over_limit = _role_limit(db, buyer, order)
     order.details = {**order.details, "flags": flags}
     policy = buyer.settings.get("orders", {}).get("mismatch_policy", "accept_and_flag")
     db.flush()
@@ -324,6 +350,22 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
             data={"order": order.id},
         )
         return order
+    if over_limit is not None:
+        order.details = {**order.details, "flags": [*flags, over_limit]}
+        hold = buyer.settings.get("provisioning", {}).get("hold_over_limit", False)
+        record(
+            db,
+            "order.held" if hold else "order.mismatch",
+            _describe(over_limit),
+            buyer_id=buyer.id,
+            session_id=order.session_id,
+            level="warning",
+            data={"order": order.id, **over_limit},
+        )
+        if hold:
+            order.status = "pending"
+            order.status_reason = _describe(over_limit) + "; held for approval"
+            return order
     if order.session_id is not None:
         session = db.get(PunchoutSession, order.session_id)
         if session is not None and session.status in ("open", "transferred"):

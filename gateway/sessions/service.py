@@ -15,6 +15,7 @@ from gateway import money
 from gateway.marketplace.catalog import product_for
 from gateway.models import Buyer, CartLine, PunchoutSession, User, utcnow
 from gateway.sessions.events import record
+from provisioning.roles import Permissions, permissions
 
 MAX_QUANTITY = Decimal("1000000")
 
@@ -29,6 +30,12 @@ class SessionError(Exception):
         self.message = message
         if status is not None:
             self.status = status
+
+
+def permissions_of(session: PunchoutSession) -> Permissions:
+    """What the session's user may see and do, from their roles."""
+    roles = list(session.user.roles) if session.user else []
+    return permissions(session.buyer.settings, roles)
 
 
 def new_token() -> str:
@@ -119,7 +126,12 @@ def rebuild_cart(db: Session, session: PunchoutSession, items) -> list[str]:
             continue
         if item.quantity <= 0:
             continue
-        set_quantity(db, session, sku, item.quantity, aux_id=aux_id, log=False, check_open=False)
+        try:
+            set_quantity(
+                db, session, sku, item.quantity, aux_id=aux_id, log=False, check_open=False
+            )
+        except SessionError as exc:
+            warnings.append(f"line {sku!r} dropped: {exc.message}")
     return warnings
 
 
@@ -249,6 +261,8 @@ def set_quantity(
         found = product_for(db, session.buyer_id, sku)
         if found is None:
             raise SessionError(f"product {sku!r} is not in the catalog", 404)
+        if not permissions_of(session).sees(found.product.category):
+            raise SessionError(f"product {sku!r} is not available to your role", 404)
         p = found.product
         position = max((li.position for li in session.lines), default=0) + 1
         line = CartLine(
@@ -327,7 +341,11 @@ def remove(db: Session, session: PunchoutSession, sku: str) -> None:
     set_quantity(db, session, sku, Decimal(0))
 
 
-def cart_view(session: PunchoutSession) -> dict:
+def cart_view(session: PunchoutSession, show_prices: bool | None = None) -> dict:
+    """The cart as the API shows it; prices left out where the user's role may not see them
+    (``show_prices=True`` for support tools)."""
+    if show_prices is None:
+        show_prices = permissions_of(session).show_prices
     items = [
         {
             "sku": line.sku,
@@ -347,6 +365,11 @@ def cart_view(session: PunchoutSession) -> dict:
     ]
     total = sum((line.unit_price * line.quantity for line in session.lines), Decimal(0))
     currency = session.lines[0].currency if session.lines else None
+    if not show_prices:
+        for item in items:
+            for key in ("unit_price", "list_price", "contract_price", "line_total"):
+                item[key] = None
+        return {"items": items, "total": None, "currency": currency, "prices_hidden": True}
     return {"items": items, "total": money.amount(total), "currency": currency}
 
 

@@ -21,7 +21,8 @@ PAGE_SIZE = 24
 
 
 def _page(template: str, db, session, token: str, **context):
-    cart = sessions.cart_view(session)
+    perms = sessions.permissions_of(session)
+    cart = sessions.cart_view(session, show_prices=perms.show_prices)
     return render_template(
         template,
         session=session,
@@ -31,7 +32,8 @@ def _page(template: str, db, session, token: str, **context):
         cart=cart,
         cart_count=len(cart["items"]),
         read_only=session.operation == "inspect" or session.status != "open",
-        categories=catalog.categories(db),
+        categories=catalog.categories(db, perms.categories),
+        show_prices=perms.show_prices,
         supplier=db.scalar(select(Supplier.name).limit(1)) or "Catalog",
         **context,
     )
@@ -55,7 +57,13 @@ def index():
         with gateway.db.transaction() as db:
             session = sessions.by_token(db, token)
             products, total = catalog.search(
-                db, session.buyer_id, query, category, PAGE_SIZE, (page - 1) * PAGE_SIZE
+                db,
+                session.buyer_id,
+                query,
+                category,
+                PAGE_SIZE,
+                (page - 1) * PAGE_SIZE,
+                allowed=sessions.permissions_of(session).categories,
             )
             if query:
                 record(
@@ -90,6 +98,10 @@ def product(sku: str):
         with gateway.db.transaction() as db:
             session = sessions.by_token(db, token)
             found = catalog.product_for(db, session.buyer_id, sku)
+            if found is not None and not sessions.permissions_of(session).sees(
+                found.product.category
+            ):
+                found = None
             if found is None:
                 record(
                     db,

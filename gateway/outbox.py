@@ -284,24 +284,3 @@ def run_forever(gateway: Gateway, idle: float = 1.0) -> None:
         stats = run_once(gateway)
         if not (stats.sent or stats.retried or stats.dead):
             time.sleep(idle)
-
-
-def pending_summary(db: Session) -> dict:
-    rows = db.execute(select(OutboxMessage.status, OutboxMessage.id)).all()
-    summary: dict[str, int] = {}
-    for status, _ in rows:
-        summary[status] = summary.get(status, 0) + 1
-    return summary
-
-
-def as_dict(message: OutboxMessage) -> dict:
-    return {
-        "id": message.id,
-        "kind": message.kind,
-        "status": message.status,
-        "attempts": message.attempts,
-        "key": message.idempotency_key,
-        "last_status": message.last_status,
-        "last_error": message.last_error,
-        "payload": json.loads(message.payload) if message.kind.startswith("marketplace") else None,
-    }

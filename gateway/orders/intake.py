@@ -382,10 +382,6 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
     return order
 
 
-def order_answer(order: Order) -> tuple[int, str]:
-    return order.response_code, order.response_text
-
-
 def find_reference(db: Session, buyer_id: str, payload_id: str | None):
     """The buyer's order, or our outbound document, with this payloadID."""
     if not payload_id:

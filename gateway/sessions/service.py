@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import money
@@ -403,7 +403,3 @@ def mark_transferred(db: Session, session: PunchoutSession) -> datetime:
     session.status = "transferred"
     session.transferred_at = now
     return now
-
-
-def count_sessions(db: Session) -> int:
-    return db.scalar(select(func.count()).select_from(PunchoutSession)) or 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -23,6 +23,13 @@ class Authenticated:
     method: str  # SharedSecret | CredentialMac | OCI login
     sender: str  # domain/identity that authenticated
     which: str = "current"  # or "previous (valid until …)": shown in the session log
+
+
+def _touch(row: BuyerCredential, now: datetime) -> None:
+    # Minute precision is enough for the stale-credential report, and it spares a
+    # write on every request of a busy buyer; the event names the credential exactly.
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
 
 
 def _which(row: BuyerCredential) -> str:
@@ -96,7 +103,7 @@ def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime)
         if cred.shared_secret is not None:
             for row in valid:
                 if box.verify(cred.shared_secret, row.secret_hash):
-                    row.last_used_at = now
+                    _touch(row, now)
                     return Authenticated(buyer, row.id, "SharedSecret", label, _which(row))
             expired = next(
                 (
@@ -122,7 +129,7 @@ def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime)
                 for from_ in envelope.from_:
                     problem = verify_mac(secret, cred.mac, from_, cred, now)
                     if problem is None:
-                        row.last_used_at = now
+                        _touch(row, now)
                         return Authenticated(buyer, row.id, "CredentialMac", label, _which(row))
             reasons.append(f"Sender {label}: {problem}")
         else:
@@ -183,5 +190,5 @@ def authenticate_oci(
         )
     if upgrade:
         matched.secret_hash = upgrade  # stronger parameters, or Argon2id replacing HMAC
-    matched.last_used_at = now
+    _touch(matched, now)
     return Authenticated(buyer, matched.id, "OCI login", matched.identity, _which(matched))

@@ -16,6 +16,7 @@ THRESHOLD = 5
 WINDOW = timedelta(minutes=15)
 BASE = timedelta(seconds=30)
 MAX = timedelta(minutes=15)
+_SEEN = "punchgate.throttle_rows"
 
 
 def cxml_key(envelope) -> str:
@@ -29,6 +30,8 @@ def oci_key(buyer_id: str, username: str | None) -> str:
 
 def locked_until(db: Session, key: str, now: datetime) -> datetime | None:
     row = db.get(AuthThrottle, key)
+    if row is not None:
+        db.info.setdefault(_SEEN, set()).add(key)
     if row is not None and row.locked_until is not None and row.locked_until > now:
         return row.locked_until
     return None
@@ -51,6 +54,12 @@ def failed(db: Session, key: str, now: datetime) -> datetime | None:
 
 
 def succeeded(db: Session, key: str) -> None:
-    row = db.get(AuthThrottle, key)
+    # The lookup before authentication loaded the row if there is one: no query here
+    # on the common path, where there never was a failure.
+    row = db.get(AuthThrottle, key, populate_existing=False) if _seen(db, key) else None
     if row is not None:
         db.delete(row)
+
+
+def _seen(db: Session, key: str) -> bool:
+    return key in db.info.get(_SEEN, set())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timezone
 
 # Ordered: the ISO forms first, then the shapes seen from Coupa (Ruby Time#to_s),
 # SDI (US locale) and Jaggaer (date only).
@@ -52,7 +52,3 @@ def format_timestamp(value: datetime | None = None) -> str:
     """ISO 8601 with an explicit offset, as the DTD requires."""
     value = value or datetime.now(UTC)
     return value.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def utc_offset(hours: int = 0, minutes: int = 0) -> timezone:
-    return timezone(timedelta(hours=hours, minutes=minutes))

@@ -224,6 +224,97 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         )
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", help="A running gateway (default: in process, on the configured database).")
+@click.option(
+    "--buyer",
+    default="acme",
+    show_default=True,
+    help="Buyer for fixtures whose expectation names none.",
+)
+@click.option(
+    "--buyers",
+    "buyers_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Buyers TOML to take secrets from (needed with --url).",
+)
+@click.option(
+    "--junit", "junit_file", type=click.Path(path_type=Path), help="Write a JUnit report."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--record", is_flag=True, help="Write the answers as the new expectations.")
+def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
+    """Send fixture documents and compare the answers with their expectations."""
+    from gateway import replay as rp
+
+    fixtures = rp.find_fixtures(list(paths))
+    if not fixtures:
+        raise click.ClickException("no fixtures (NAME.xml with NAME.expect.toml) found")
+    if url:
+        if not url.startswith(("http://", "https://")):
+            raise click.ClickException("--url must be an http(s) URL")
+        if not buyers_file:
+            raise click.ClickException("--url needs --buyers FILE.toml for the secrets")
+        send = rp.http_sender(url)
+        creds_for = lambda b: rp.credentials_from_file(buyers_file, b or buyer)  # noqa: E731
+    else:
+        gateway = _gateway()
+        send = rp.in_process_sender(gateway)
+        cache: dict = {}
+
+        def creds_for(b):
+            key = b or buyer
+            if key not in cache:
+                cache[key] = rp.credentials_from_db(gateway, key)
+            return cache[key]
+
+    outcomes = []
+    try:
+        with click.progressbar(
+            fixtures,
+            label="replaying",
+            file=sys.stderr,
+            item_show_func=lambda p: p.name if p else "",
+        ) as bar:
+            for path in bar:
+                outcomes.append(rp.replay_one(path, send, creds_for, record=record))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if junit_file:
+        junit_file.write_bytes(rp.junit(outcomes))
+    failed = [o for o in outcomes if not o.ok]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": o.name,
+                        "ok": o.ok,
+                        "expected": o.expected,
+                        "actual": o.actual,
+                        "seconds": round(o.seconds, 4),
+                    }
+                    for o in outcomes
+                ],
+                indent=2,
+            )
+        )
+    else:
+        width = max(len(o.name) for o in outcomes)
+        for o in outcomes:
+            mark = "ok  " if o.ok else "FAIL"
+            click.echo(
+                f"{mark}  {o.name:<{width}}  status {o.actual.get('status')}  "
+                f"{o.seconds * 1000:7.1f} ms"
+            )
+        for o in failed:
+            click.echo(f"\n{o.name}: {', '.join(o.problems)} differ\n{o.diff()}")
+        click.echo(f"\n{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
 @main.group()
 def sessions() -> None:
     """Punchout sessions and their event logs."""

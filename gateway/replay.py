@@ -1,0 +1,283 @@
+"""Replaying fixture documents against the gateway and comparing the answers.
+
+A fixture is ``NAME.xml`` with an expectation file ``NAME.expect.toml`` beside it::
+
+    buyer = "acme"                 # whose credentials fill the placeholders
+    [expect]
+    status = 200                   # the cXML Status code
+    text = ["BuyerCookie"]         # fragments the Status text must contain
+    events = ["session.created"]   # event kinds the session log must show (in process)
+    [expect.xpath]                 # XPath on the answer -> expected string value
+    "count(//StartPage/URL)" = "1"
+
+Placeholders filled before sending: ``{{payload_id}}``, ``{{timestamp}}``,
+``{{from_domain}}``, ``{{from_identity}}``, ``{{sender_domain}}``,
+``{{sender_identity}}``, ``{{shared_secret}}``, ``{{credential_mac}}`` (a whole
+CredentialMac element, valid for an hour), ``{{return_url}}``, ``{{order_id}}``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import secrets
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy import select
+
+from gateway.cxml.credentials import credential_mac
+from gateway.xml import parse
+
+PLACEHOLDERS = (
+    "payload_id",
+    "timestamp",
+    "from_domain",
+    "from_identity",
+    "sender_domain",
+    "sender_identity",
+    "shared_secret",
+    "credential_mac",
+    "return_url",
+    "order_id",
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    from_domain: str
+    from_identity: str
+    sender_domain: str
+    sender_identity: str
+    shared_secret: str
+    return_url: str
+
+
+@dataclass
+class Outcome:
+    name: str
+    ok: bool
+    expected: dict
+    actual: dict
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+
+    def diff(self) -> str:
+        want = json.dumps(self.expected, indent=2, sort_keys=True).splitlines()
+        got = json.dumps(self.actual, indent=2, sort_keys=True).splitlines()
+        return "\n".join(difflib.unified_diff(want, got, "expected", "answer", lineterm=""))
+
+
+def find_fixtures(paths: list[Path]) -> list[Path]:
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*.xml") if p.with_suffix(".expect.toml").exists()
+            )
+        elif path.suffix == ".xml":
+            found.append(path)
+    return found
+
+
+def credentials_from_db(gateway, buyer_id: str) -> Credentials:
+    from gateway.models import Buyer, BuyerCredential
+
+    with gateway.db.transaction() as db:
+        buyer = db.get(Buyer, buyer_id)
+        if buyer is None:
+            raise ValueError(f"no buyer {buyer_id!r} in the database (punchgate buyers load …)")
+        creds = {
+            c.kind: c
+            for c in db.scalars(
+                select(BuyerCredential).where(
+                    BuyerCredential.buyer_id == buyer_id, BuyerCredential.valid_until.is_(None)
+                )
+            )
+        }
+        if "from" not in creds or "sender" not in creds:
+            raise ValueError(f"buyer {buyer_id!r} has no cXML credentials")
+        secret = gateway.box.decrypt(creds["sender"].secret_encrypted or "")
+        prefixes = buyer.return_url_prefixes or ["https://buyer.invalid/"]
+    return Credentials(
+        creds["from"].domain,
+        creds["from"].identity,
+        creds["sender"].domain,
+        creds["sender"].identity,
+        secret or "",
+        prefixes[0] + "replay",
+    )
+
+
+def credentials_from_file(path: Path, buyer_id: str, env: dict | None = None) -> Credentials:
+    from provisioning.buyers import parse_config
+
+    _, specs = parse_config(path.read_text(encoding="utf-8"), env)
+    spec = next((s for s in specs if s.id == buyer_id), None)
+    if spec is None or not spec.from_ or not spec.senders:
+        raise ValueError(f"{path}: no buyer {buyer_id!r} with cXML credentials")
+    domain, identity, secret = spec.senders[0]
+    prefix = (spec.return_url_prefixes or ["https://buyer.invalid/"])[0]
+    return Credentials(
+        spec.from_[0][0], spec.from_[0][1], domain, identity, secret.value, prefix + "replay"
+    )
+
+
+def fill(template: str, creds: Credentials) -> str:
+    now = datetime.now(UTC)
+    created = now.isoformat(timespec="seconds")
+    expires = (now + timedelta(hours=1)).isoformat(timespec="seconds")
+    mac = credential_mac(
+        creds.shared_secret,
+        creds.from_domain,
+        creds.from_identity,
+        creds.sender_domain,
+        creds.sender_identity,
+        created,
+        expires,
+    )
+    values = {
+        "payload_id": f"replay-{secrets.token_hex(8)}@punchgate",
+        "timestamp": created,
+        "from_domain": creds.from_domain,
+        "from_identity": creds.from_identity,
+        "sender_domain": creds.sender_domain,
+        "sender_identity": creds.sender_identity,
+        "shared_secret": creds.shared_secret,
+        "credential_mac": (
+            f'<CredentialMac type="FromSenderCredentials" '
+            f'algorithm="HMAC-SHA1-96" creationDate="{created}" '
+            f'expirationDate="{expires}">{mac}</CredentialMac>'
+        ),
+        "return_url": creds.return_url,
+        "order_id": f"REPLAY-{secrets.token_hex(4).upper()}",
+    }
+    for name in PLACEHOLDERS:
+        template = template.replace("{{" + name + "}}", values[name])
+    return template
+
+
+def expectation(path: Path) -> tuple[str | None, dict]:
+    data = tomllib.loads(path.with_suffix(".expect.toml").read_text(encoding="utf-8"))
+    return data.get("buyer"), data.get("expect", {})
+
+
+def observe(answer: bytes, expected: dict, events: list[str] | None) -> dict:
+    """What the answer shows, in the shape of the expectation."""
+    actual: dict = {}
+    try:
+        root = parse(answer).root
+        status = root.find("Response/Status")
+        actual["status"] = int(status.get("code")) if status is not None else None
+        status_text = status.get("text", "") if status is not None else ""
+    except Exception:  # an answer that is not cXML is reported, not raised
+        root, status_text = None, ""
+        actual["status"] = None
+    if "text" in expected:
+        actual["text"] = [t for t in expected["text"] if t in status_text] + (
+            [f"(Status text: {status_text})"]
+            if not all(t in status_text for t in expected["text"])
+            else []
+        )
+    if "xpath" in expected:
+        actual["xpath"] = {}
+        for expr in expected["xpath"]:
+            value = root.xpath(expr) if root is not None else None
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, list):
+                value = "".join(str(v.text if hasattr(v, "text") else v) for v in value)
+            actual["xpath"][expr] = str(value)
+    if "events" in expected and events is not None:
+        actual["events"] = [e for e in expected["events"] if e in events] + (
+            [f"(logged: {', '.join(events)})"]
+            if not all(e in events for e in expected["events"])
+            else []
+        )
+    return actual
+
+
+def replay_one(path: Path, send, creds_for, record: bool = False) -> Outcome:
+    buyer, expected = expectation(path)
+    creds = creds_for(buyer)
+    body = fill(path.read_text(encoding="utf-8"), creds).encode("utf-8")
+    started = time.perf_counter()
+    answer, events = send(body)
+    seconds = time.perf_counter() - started
+    actual = observe(answer, expected, events)
+    if record:
+        write_expectation(path, buyer, {**expected, "status": actual["status"]})
+        expected = {**expected, "status": actual["status"]}
+    problems = [key for key in expected if key in actual and expected[key] != actual[key]]
+    problems += [key for key in expected if key not in actual and key != "events"]
+    return Outcome(
+        f"{path.parent.name}/{path.name}", not problems, expected, actual, seconds, problems
+    )
+
+
+def write_expectation(path: Path, buyer: str | None, expect: dict) -> None:
+    lines = [f'buyer = "{buyer}"'] if buyer else []
+    lines.append("[expect]")
+    for key, value in expect.items():
+        if key != "xpath":
+            lines.append(f"{key} = {json.dumps(value)}")
+    if expect.get("xpath"):
+        lines.append("[expect.xpath]")
+        lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in expect["xpath"].items()]
+    path.with_suffix(".expect.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def in_process_sender(gateway):
+    """Send through the real request handler; report the events the document caused."""
+    from gateway import inbound
+    from gateway.models import Event
+
+    def send(body: bytes):
+        with gateway.db.transaction() as db:
+            last = db.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
+        answer = inbound.handle(gateway, body)
+        with gateway.db.transaction() as db:
+            kinds = list(db.scalars(select(Event.kind).where(Event.id > last).order_by(Event.id)))
+        return answer.body, kinds
+
+    return send
+
+
+def http_sender(url: str, timeout: float = 30):
+    def send(body: bytes):
+        request = urllib.request.Request(  # noqa: S310 - the operator's --url
+            url.rstrip("/") + "/cxml",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                return response.read(), None
+        except urllib.error.HTTPError as exc:  # a cXML 500 arrives as HTTP 500
+            return exc.read(), None
+
+    return send
+
+
+def junit(outcomes: list[Outcome]) -> bytes:
+    suite = etree.Element(
+        "testsuite",
+        name="punchgate replay",
+        tests=str(len(outcomes)),
+        failures=str(sum(not o.ok for o in outcomes)),
+    )
+    for outcome in outcomes:
+        case = etree.SubElement(
+            suite, "testcase", name=outcome.name, classname="replay", time=f"{outcome.seconds:.3f}"
+        )
+        if not outcome.ok:
+            failure = etree.SubElement(case, "failure", message=", ".join(outcome.problems))
+            failure.text = outcome.diff()
+    return etree.tostring(suite, xml_declaration=True, encoding="UTF-8", pretty_print=True)

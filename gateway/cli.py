@@ -375,6 +375,22 @@ def sessions_list(buyer, user, status, limit, as_json) -> None:
         )
 
 
+@sessions.command("export")
+@click.argument("session_id", type=int)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def sessions_export(session_id: int, directory: Path) -> None:
+    """Write a session's documents (secrets redacted) as a replayable fixture set."""
+    from gateway.replay import export_session
+
+    try:
+        written = export_session(_gateway(), session_id, directory)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"replay with: punchgate replay {directory}")
+
+
 @sessions.command("show")
 @click.argument("session_id", type=int)
 @click.option("--json", "as_json", is_flag=True)

@@ -281,3 +281,58 @@ def junit(outcomes: list[Outcome]) -> bytes:
             failure = etree.SubElement(case, "failure", message=", ".join(outcome.problems))
             failure.text = outcome.diff()
     return etree.tostring(suite, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def export_session(gateway, session_id: int, directory: Path) -> list[Path]:
+    """Write a session's inbound cXML documents as replayable fixtures.
+
+    The buyer's identities, payloadID, timestamp and (already redacted) secret
+    become placeholders; the answer the gateway gave becomes the expectation.
+    """
+    from gateway.models import Event, PunchoutSession
+
+    with gateway.db.transaction() as db:
+        session = db.get(PunchoutSession, session_id)
+        if session is None:
+            raise ValueError(f"no session {session_id}")
+        buyer_id = session.buyer_id
+        events = list(
+            db.scalars(select(Event).where(Event.session_id == session_id).order_by(Event.id))
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, event in enumerate(events):
+        if event.kind != "document.in" or not event.document:
+            continue
+        answer = next((e for e in events[index + 1 :] if e.kind == "document.out"), None)
+        status = (answer.data or {}).get("code") if answer else None
+        name = f"{len(written) + 1:02d}-{(event.data or {}).get('payload_id', 'document')}"
+        name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80]
+        path = directory / f"{name}.xml"
+        path.write_text(as_fixture(event.document), encoding="utf-8")
+        write_expectation(path, buyer_id, {"status": status} if status else {})
+        written.append(path)
+    return written
+
+
+def as_fixture(document: str) -> str:
+    """A stored (redacted) document with placeholders for what must be fresh on replay."""
+    parsed = parse(document.encode("utf-8"))
+    root = parsed.root
+    root.set("payloadID", "{{payload_id}}")
+    root.set("timestamp", "{{timestamp}}")
+    for party, prefix in (("From", "from"), ("Sender", "sender")):
+        credential = root.find(f"Header/{party}/Credential")
+        if credential is None:
+            continue
+        credential.set("domain", "{{" + prefix + "_domain}}")
+        credential.find("Identity").text = "{{" + prefix + "_identity}}"
+    for secret in root.iter("SharedSecret"):
+        secret.text = "{{shared_secret}}"
+    for url in root.iterfind(".//BrowserFormPost/URL"):
+        url.text = "{{return_url}}"
+    for header in root.iterfind(".//OrderRequestHeader"):
+        header.set("orderID", "{{order_id}}")
+    head = f"{parsed.doctype}\n" if parsed.doctype else ""
+    body = etree.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{body}\n'

@@ -63,3 +63,33 @@ def test_a_changed_answer_is_a_readable_diff(runner, tmp_path):
 def test_url_needs_the_buyers_file(runner):
     result = runner.invoke(main, ["replay", "--url", "http://127.0.0.1:1", str(FIXTURES)])
     assert result.exit_code == 1 and "--url needs --buyers" in result.output
+
+
+def test_a_session_exports_as_replayable_fixtures(runner, client, tmp_path):
+    from gateway.xml import parse
+    from tests.documents import order_request
+    from tests.helpers import bearer, decoded_cart, open_session, transfer_form
+
+    token = open_session(client)
+    client.post(
+        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 2}, headers=bearer(token)
+    )
+    _, fields = transfer_form(
+        client.post("/api/v1/punchout/transfer", data={"session": token}).data
+    )
+    aux = parse(decoded_cart(fields)).root.findtext(".//SupplierPartAuxiliaryID")
+    client.post(
+        "/cxml", data=order_request([{"sku": "NW-1001", "qty": "2", "price": "12.90", "aux": aux}])
+    )
+    session_id = client.get("/api/v1/punchout/session", headers=bearer(token)).json["id"]
+    out = tmp_path / "exported"
+    result = runner.invoke(main, ["sessions", "export", str(session_id), str(out)])
+    assert result.exit_code == 0, result.output
+    files = sorted(out.glob("*.xml"))
+    assert len(files) == 2  # the setup request and the order it became
+    text = files[0].read_text()
+    assert "{{shared_secret}}" in text and "demo-acme-shared-secret-2026" not in text
+    assert "{{from_identity}}" in text and "{{return_url}}" in text
+    assert "status = 200" in files[1].with_suffix(".expect.toml").read_text()
+    replayed = runner.invoke(main, ["replay", str(out)])
+    assert replayed.exit_code == 0 and "2 passed, 0 failed" in replayed.output

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import click
@@ -313,6 +314,111 @@ def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
         click.echo(f"\n{len(outcomes) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--buyer", "buyer_id", required=True, help="The buyer to play.")
+@click.option("--protocol", type=click.Choice(["cxml", "oci"]), default="cxml", show_default=True)
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="The running gateway."
+)
+@click.option(
+    "--buyers",
+    "buyers_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Buyers TOML with the secrets (default: the database; OCI needs the file).",
+)
+@click.option("--email", default="simulated.user@buyer.example", show_default=True)
+@click.option(
+    "--dtd-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Validate the returned cXML against the DTDs in this directory.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the StartPage in a browser.")
+@click.option("--order", "send_order", is_flag=True, help="Send the matching OrderRequest.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the cart.")
+def simulate(
+    buyer_id, protocol, url, buyers_file, email, dtd_dir, open_browser, send_order, timeout
+) -> None:
+    """Play the buyer's procurement system: setup, shopping link, cart back, order."""
+    import webbrowser
+
+    from gateway import replay as rp
+    from gateway import simulator as sim
+    from provisioning.buyers import parse_config
+
+    if not url.startswith(("http://", "https://")):
+        raise click.ClickException("--url must be an http(s) URL")
+    try:
+        if buyers_file:
+            _, specs = parse_config(buyers_file.read_text(encoding="utf-8"))
+            spec = next((s for s in specs if s.id == buyer_id), None)
+            if spec is None:
+                raise click.ClickException(f"{buyers_file}: no buyer {buyer_id!r}")
+            prefixes = spec.return_url_prefixes
+            creds = rp.credentials_from_file(buyers_file, buyer_id) if spec.senders else None
+            oci_login = (spec.oci[0], spec.oci[1].value) if spec.oci else None
+        else:
+            gateway = _gateway()
+            creds = rp.credentials_from_db(gateway, buyer_id)
+            with gateway.db.transaction() as db:
+                from gateway.models import Buyer
+
+                prefixes = db.get(Buyer, buyer_id).return_url_prefixes
+            oci_login = None
+        listener = sim.ReturnListener(
+            next(
+                (p for p in prefixes if urllib.parse.urlsplit(p).hostname in sim.LOCAL_HOSTS),
+                prefixes[0] if prefixes else "https://none.invalid/",
+            )
+        )
+    except (ValueError, sim.SimulatorError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        if protocol == "cxml":
+            if creds is None:
+                raise click.ClickException(f"buyer {buyer_id!r} has no cXML credentials")
+            code, text, answer = sim.post_cxml(url, sim.setup_request(creds, listener.url, email))
+            if code != 200:
+                raise click.ClickException(f"PunchOutSetupRequest answered {code} {text}")
+            start = sim.parse(answer).root.findtext(".//StartPage/URL")
+        else:
+            if oci_login is None:
+                raise click.ClickException(
+                    "OCI needs --buyers FILE.toml with the buyer's OCI login"
+                )
+            start = sim.oci_url(url, buyer_id, oci_login[0], oci_login[1], listener.url, email)
+        click.echo(f"StartPage: {start}", err=False)
+        click.echo(f"waiting for the cart at {listener.url} …")
+        sys.stdout.flush()
+        if open_browser:
+            webbrowser.open(start)
+        try:
+            lines, document = sim.read_cart(listener.wait(timeout))
+        except sim.SimulatorError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"\ncart: {len(lines)} line(s)")
+        click.echo(
+            f"{'SKU':<14} {'QTY':>8} {'UNIT':<5} {'PRICE':>12} {'CUR':<4} LINE ID           "
+            "DESCRIPTION"
+        )
+        for line in lines:
+            click.echo(
+                f"{line.sku:<14} {line.quantity:>8} {line.unit:<5} {line.price:>12} "
+                f"{line.currency:<4} {line.line_id:<17} {line.description}"
+            )
+        if document is not None and dtd_dir:
+            from gateway.cxml.dtd import DtdCatalog
+
+            errors = DtdCatalog(dtd_dir).validate(document)
+            click.echo("DTD valid" if not errors else "DTD errors:\n  " + "\n  ".join(errors))
+        if send_order:
+            if creds is None:
+                raise click.ClickException("an order needs the buyer's cXML credentials")
+            code, text, _ = sim.post_cxml(url, sim.order_request(creds, lines))
+            click.echo(f"OrderRequest answered {code} {text}")
+    finally:
+        listener.close()
 
 
 @main.group()

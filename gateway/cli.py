@@ -270,6 +270,16 @@ def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
                 cache[key] = rp.credentials_from_db(gateway, key)
             return cache[key]
 
+    if any(p.suffix == ".oci" for p in fixtures):
+        if not buyers_file:
+            raise click.ClickException(
+                "OCI fixtures need --buyers FILE.toml: OCI passwords are stored only as hashes"
+            )
+        send_oci = rp.oci_http(url) if url else rp.oci_in_process(_gateway())
+
+        def login_for(b):
+            return rp.oci_login_from_file(buyers_file, b or buyer)
+
     outcomes = []
     try:
         with click.progressbar(
@@ -279,7 +289,10 @@ def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
             item_show_func=lambda p: p.name if p else "",
         ) as bar:
             for path in bar:
-                outcomes.append(rp.replay_one(path, send, creds_for, record=record))
+                if path.suffix == ".oci":
+                    outcomes.append(rp.replay_oci(path, send_oci, login_for))
+                else:
+                    outcomes.append(rp.replay_one(path, send, creds_for, record=record))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if junit_file:
@@ -305,10 +318,12 @@ def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
         width = max(len(o.name) for o in outcomes)
         for o in outcomes:
             mark = "ok  " if o.ok else "FAIL"
-            click.echo(
-                f"{mark}  {o.name:<{width}}  status {o.actual.get('status')}  "
-                f"{o.seconds * 1000:7.1f} ms"
+            shown = (
+                f"status {o.actual['status']}"
+                if "status" in o.actual
+                else f"HTTP {o.actual.get('http_status')}"
             )
+            click.echo(f"{mark}  {o.name:<{width}}  {shown:<10}  {o.seconds * 1000:7.1f} ms")
         for o in failed:
             click.echo(f"\n{o.name}: {', '.join(o.problems)} differ\n{o.diff()}")
         click.echo(f"\n{len(outcomes) - len(failed)} passed, {len(failed)} failed")

@@ -24,6 +24,7 @@ import secrets
 import time
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,9 +80,11 @@ def find_fixtures(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found += sorted(
-                p for p in path.rglob("*.xml") if p.with_suffix(".expect.toml").exists()
+                p
+                for p in path.rglob("*")
+                if p.suffix in (".xml", ".oci") and p.with_suffix(".expect.toml").exists()
             )
-        elif path.suffix == ".xml":
+        elif path.suffix in (".xml", ".oci"):
             found.append(path)
     return found
 
@@ -336,3 +339,126 @@ def as_fixture(document: str) -> str:
     head = f"{parsed.doctype}\n" if parsed.doctype else ""
     body = etree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{body}\n'
+
+
+# SAP OCI fixtures ----------------------------------------------------------------------
+#
+# NAME.oci holds the call's parameters, one "NAME=value" per line, with the
+# placeholders {{oci_username}}, {{oci_password}} and {{hook_url}}; NAME.expect.toml
+# may check ``http_status``, ``location`` (a fragment of the redirect) and
+# ``fields`` (NEW_ITEM field -> value in the form posted back).
+
+
+@dataclass(frozen=True)
+class OciLogin:
+    buyer: str
+    username: str
+    password: str
+    hook_url: str
+
+
+def oci_login_from_file(path: Path, buyer_id: str) -> OciLogin:
+    from provisioning.buyers import parse_config
+
+    _, specs = parse_config(path.read_text(encoding="utf-8"))
+    spec = next((s for s in specs if s.id == buyer_id), None)
+    if spec is None or spec.oci is None:
+        raise ValueError(f"{path}: no buyer {buyer_id!r} with an OCI login")
+    prefix = (spec.return_url_prefixes or ["https://buyer.invalid/"])[0]
+    return OciLogin(buyer_id, spec.oci[0], spec.oci[1].value, prefix + "oci-replay")
+
+
+def oci_pairs(path: Path, login: OciLogin) -> list[tuple[str, str]]:
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        value = (
+            value.replace("{{oci_username}}", login.username)
+            .replace("{{oci_password}}", login.password)
+            .replace("{{hook_url}}", login.hook_url)
+        )
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def oci_in_process(gateway):
+    from gateway import oci_inbound
+    from gateway.models import Event
+
+    def send(login: OciLogin, pairs):
+        with gateway.db.transaction() as db:
+            last = db.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
+        try:
+            outcome = oci_inbound.handle(gateway, login.buyer, pairs)
+        except oci_inbound.OciRefused as exc:
+            result = {"http_status": exc.status}
+        else:
+            if isinstance(outcome, oci_inbound.PostBack):
+                result = {"http_status": 200, "fields": dict(outcome.form.fields)}
+            else:
+                # The path the web layer redirects to (without the session token).
+                path = "/shop/" + (
+                    f"product/{outcome.args['sku']}" if outcome.endpoint == "shop.product" else ""
+                )
+                query = urllib.parse.urlencode(
+                    {k: v for k, v in outcome.args.items() if k != "sku"}
+                )
+                result = {"http_status": 302, "location": path + ("?" + query if query else "")}
+        with gateway.db.transaction() as db:
+            kinds = list(db.scalars(select(Event.kind).where(Event.id > last).order_by(Event.id)))
+        return result, kinds
+
+    return send
+
+
+def oci_http(url: str):
+    from gateway.oci.items import parse_form_html
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+
+    def send(login: OciLogin, pairs):
+        target = f"{url.rstrip('/')}/oci/{login.buyer}?{urllib.parse.urlencode(pairs)}"
+        try:
+            with opener.open(target, timeout=30) as response:  # noqa: S310 - the operator's URL
+                status, body, location = response.status, response.read(), ""
+        except urllib.error.HTTPError as exc:
+            status, body, location = exc.code, exc.read(), exc.headers.get("Location", "")
+        result = {"http_status": status}
+        if status == 302:
+            result["location"] = location
+        elif status == 200:
+            result["fields"] = dict(parse_form_html(body)[1])
+        return result, None
+
+    return send
+
+
+def replay_oci(path: Path, send, login_for) -> Outcome:
+    buyer, expected = expectation(path.with_suffix(".xml"))
+    login = login_for(buyer)
+    started = time.perf_counter()
+    result, events = send(login, oci_pairs(path, login))
+    seconds = time.perf_counter() - started
+    actual: dict = {"http_status": result["http_status"]}
+    if "location" in expected:
+        location = result.get("location", "")
+        actual["location"] = expected["location"] if expected["location"] in location else location
+    if "fields" in expected:
+        got = result.get("fields", {})
+        actual["fields"] = {name: got.get(name) for name in expected["fields"]}
+    if "events" in expected and events is not None:
+        actual["events"] = [e for e in expected["events"] if e in events] + (
+            [f"(logged: {', '.join(events)})"]
+            if not all(e in events for e in expected["events"])
+            else []
+        )
+    problems = [key for key in expected if key in actual and expected[key] != actual[key]]
+    return Outcome(
+        f"{path.parent.name}/{path.name}", not problems, expected, actual, seconds, problems
+    )

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from gateway.cli import main
-from tests.conftest import ROOT, SECRET_KEY
+from tests.conftest import DEMO, ROOT, SECRET_KEY
 
 FIXTURES = ROOT / "fixtures"
 
@@ -23,12 +23,17 @@ def runner(monkeypatch, database_url, demo):
 
 
 def test_every_fixture_replays_as_expected(runner):
-    result = runner.invoke(main, ["replay", str(FIXTURES)])
+    result = runner.invoke(main, ["replay", "--buyers", str(DEMO / "buyers.toml"), str(FIXTURES)])
     assert result.exit_code == 0, result.output
     count = len(list(FIXTURES.rglob("*.expect.toml")))
-    assert count >= 17 and f"{count} passed, 0 failed" in result.output
-    for system in ("ariba", "coupa", "oracle", "jaggaer", "generic", "attacks"):
+    assert count >= 23 and f"{count} passed, 0 failed" in result.output
+    for system in ("ariba", "coupa", "oracle", "jaggaer", "generic", "attacks", "sap-oci"):
         assert f"ok    {system}/" in result.output
+
+
+def test_oci_fixtures_need_the_buyers_file(runner):
+    result = runner.invoke(main, ["replay", str(FIXTURES / "sap-oci")])
+    assert result.exit_code == 1 and "OCI fixtures need --buyers" in result.output
 
 
 def test_record_then_replay_is_stable(runner, tmp_path):

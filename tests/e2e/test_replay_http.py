@@ -25,6 +25,7 @@ def test_replay_over_http(live_server, demo_buyers, listener, tmp_path):
             str(buyers),
             str(FIXTURES / "generic"),
             str(FIXTURES / "attacks"),
+            str(FIXTURES / "sap-oci"),
         ],
     )
     assert result.exit_code == 0, result.output

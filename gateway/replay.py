@@ -13,7 +13,8 @@ A fixture is ``NAME.xml`` with an expectation file ``NAME.expect.toml`` beside i
 Placeholders filled before sending: ``{{payload_id}}``, ``{{timestamp}}``,
 ``{{from_domain}}``, ``{{from_identity}}``, ``{{sender_domain}}``,
 ``{{sender_identity}}``, ``{{shared_secret}}``, ``{{credential_mac}}`` (a whole
-CredentialMac element, valid for an hour), ``{{return_url}}``, ``{{order_id}}``.
+CredentialMac element, valid for an hour), ``{{return_url}}``, ``{{order_id}}`` (new for
+every document) and ``{{run_order_id}}`` (the same for a whole run).
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ PLACEHOLDERS = (
     "credential_mac",
     "return_url",
     "order_id",
+    "run_order_id",
 )
+# One order ID for a whole replay run, so new -> update -> delete fixtures (replayed in
+# name order) act on the same order.
+RUN_ORDER_ID = f"RUN-{secrets.token_hex(4).upper()}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ def fill(template: str, creds: Credentials) -> str:
         ),
         "return_url": creds.return_url,
         "order_id": f"REPLAY-{secrets.token_hex(4).upper()}",
+        "run_order_id": RUN_ORDER_ID,
     }
     for name in PLACEHOLDERS:
         template = template.replace("{{" + name + "}}", values[name])

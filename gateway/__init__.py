@@ -18,6 +18,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_document_bytes + 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=4 * 1024 * 1024,
         JSON_SORT_KEYS=False,
+        # The support console's cookie; the punchout pages use no cookie at all.
+        SESSION_COOKIE_NAME="punchgate_support",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
     )
     app.extensions["punchgate"] = Gateway.from_settings(settings)
 
@@ -31,9 +37,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         oci,
         punchout,
         shop,
+        support,
     )
 
-    for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, health):
+    for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, support, health):
         app.register_blueprint(module.bp)
     errors.register(app)
     return app

@@ -92,6 +92,34 @@ def buyers_credentials(stale: bool, as_json: bool) -> None:
 
 
 @main.group()
+def agents() -> None:
+    """Support console accounts."""
+
+
+@agents.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["agent", "admin"]), default="agent", show_default=True)
+@click.option("--password-env", help="Read the password from this environment variable.")
+def agents_add(email: str, role: str, password_env: str | None) -> None:
+    """Create or update a support agent (the password is asked for)."""
+    from gateway.support.accounts import add_agent
+
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            raise click.ClickException(f"environment variable {password_env} is not set")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    gateway = _gateway()
+    try:
+        with gateway.db.transaction() as db:
+            agent = add_agent(db, gateway.box, email, password, role)
+            click.echo(f"agent {agent.email} ({agent.role}) saved")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
 def keys() -> None:
     """Encryption keys for secrets the gateway must send."""
 

@@ -144,6 +144,7 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
+        Index("ix_users_email", "email"),
         Index("ix_users_buyer_email", "buyer_id", "email"),
         Index("ix_users_buyer_unique_name", "buyer_id", "unique_name"),
     )
@@ -207,6 +208,8 @@ class PunchoutSession(Base):
     __table_args__ = (
         Index("ix_punchout_sessions_buyer_created", "buyer_id", "created_at"),
         Index("ix_punchout_sessions_user", "user_id"),
+        Index("ix_punchout_sessions_status", "status", "id"),
+        Index("ix_punchout_sessions_cookie", "buyer_cookie"),
     )
 
 
@@ -293,6 +296,7 @@ class Order(Base):
         UniqueConstraint("buyer_id", "payload_id", name="uq_orders_buyer_payload"),
         UniqueConstraint("buyer_id", "order_id", "version", "type", name="uq_orders_buyer_order"),
         Index("ix_orders_session", "session_id"),
+        Index("ix_orders_order_id", "order_id"),
     )
 
 
@@ -398,3 +402,29 @@ class SyncNonce(Base):
     __tablename__ = "sync_nonces"
     nonce: Mapped[str] = mapped_column(String(100), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Agent(Base):
+    """A support agent (role agent) or administrator (role admin)."""
+
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10), default="agent")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """What an agent did, when, to what (never changed or deleted)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent_email: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    __table_args__ = (Index("ix_audit_log_at", "at"),)

@@ -1,0 +1,1 @@
+"""The support console's services: agents, the audit log, and what agents look at."""

@@ -1,0 +1,101 @@
+"""What the console shows: sessions (filtered, searched, paged by key) and one session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from gateway.models import Buyer, Event, Order, PunchoutSession, User
+
+STATUSES = ("open", "transferred", "ordered", "abandoned", "failed")
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    buyer: str | None = None
+    user: str | None = None  # email or unique name
+    status: str | None = None
+    protocol: str | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+    q: str | None = None  # email, PO number or BuyerCookie
+    before: int | None = None  # keyset cursor: sessions with a smaller id
+
+
+def list_sessions(db: Session, f: SessionFilter) -> tuple[list[PunchoutSession], int | None]:
+    """A page of sessions, newest first, and the cursor for the next page."""
+    stmt = select(PunchoutSession).options(
+        joinedload(PunchoutSession.user), joinedload(PunchoutSession.buyer)
+    )
+    if f.buyer:
+        stmt = stmt.where(PunchoutSession.buyer_id == f.buyer)
+    if f.status:
+        stmt = stmt.where(PunchoutSession.status == f.status)
+    if f.protocol:
+        stmt = stmt.where(PunchoutSession.protocol == f.protocol)
+    if f.day_from:
+        stmt = stmt.where(
+            PunchoutSession.created_at >= datetime.combine(f.day_from, time.min, tzinfo=UTC)
+        )
+    if f.day_to:
+        stmt = stmt.where(
+            PunchoutSession.created_at <= datetime.combine(f.day_to, time.max, tzinfo=UTC)
+        )
+    if f.user:
+        users = select(User.id).where(or_(User.email == f.user.lower(), User.unique_name == f.user))
+        stmt = stmt.where(PunchoutSession.user_id.in_(users))
+    if f.q:
+        term = f.q.strip()
+        users = select(User.id).where(User.email == term.lower())
+        orders = select(Order.session_id).where(Order.order_id == term)
+        stmt = stmt.where(
+            or_(
+                PunchoutSession.user_id.in_(users),
+                PunchoutSession.id.in_(orders),
+                PunchoutSession.buyer_cookie == term,
+            )
+        )
+    if f.before:
+        stmt = stmt.where(PunchoutSession.id < f.before)
+    rows = list(db.scalars(stmt.order_by(PunchoutSession.id.desc()).limit(PAGE + 1)).unique())
+    cursor = rows[PAGE - 1].id if len(rows) > PAGE else None
+    return rows[:PAGE], cursor
+
+
+def session_detail(db: Session, session_id: int) -> dict | None:
+    session = db.get(PunchoutSession, session_id)
+    if session is None:
+        return None
+    events = list(
+        db.scalars(select(Event).where(Event.session_id == session_id).order_by(Event.id))
+    )
+    orders = list(
+        db.scalars(select(Order).where(Order.session_id == session_id).order_by(Order.id))
+    )
+    comparison = []
+    cart = {line.id: line for line in session.lines}
+    for order in orders:
+        for line in order.lines:
+            cart_line = cart.get(line.cart_line_id) if line.cart_line_id else None
+            comparison.append(
+                {
+                    "order": order.order_id,
+                    "line": line.line_number,
+                    "sku": line.sku,
+                    "cart_quantity": line.cart_quantity,
+                    "order_quantity": line.quantity,
+                    "cart_price": line.cart_price,
+                    "order_price": line.unit_price,
+                    "contract_price": line.contract_price,
+                    "matched": cart_line is not None,
+                }
+            )
+    return {"session": session, "events": events, "orders": orders, "comparison": comparison}
+
+
+def buyers(db: Session) -> list[Buyer]:
+    return list(db.scalars(select(Buyer).order_by(Buyer.id)))

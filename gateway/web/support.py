@@ -1,0 +1,206 @@
+"""/support: the support console (sign-in required, CSRF on every form, audited)."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from gateway.models import Agent, OutboxMessage, utcnow
+from gateway.support import accounts, queries
+from gateway.web import current_gateway
+
+bp = Blueprint("support", __name__, url_prefix="/support")
+
+
+@bp.before_request
+def load_agent():
+    g.agent = None
+    agent_id = session.get("agent_id")
+    if agent_id is not None:
+        with current_gateway().db.transaction() as db:
+            g.agent = db.get(Agent, agent_id)
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf_token", "")
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            abort(400, "The form is missing its security token. Reload the page and try again.")
+
+
+@bp.app_context_processor
+def csrf_token():
+    def token() -> str:
+        if "csrf_token" not in session:
+            session["csrf_token"] = secrets.token_urlsafe(32)
+        return session["csrf_token"]
+
+    return {"csrf_token": token}
+
+
+def signed_in(admin: bool = False):
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if g.agent is None:
+                return redirect(url_for("support.sign_in", next=request.full_path))
+            if admin and g.agent.role != "admin":
+                abort(403, "This page is for administrators.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def audit(action: str, target: str | None = None, **data) -> None:
+    with current_gateway().db.transaction() as db:
+        accounts.audit(db, g.agent, g.agent.email, action, target, data)
+
+
+@bp.app_template_filter("pretty_xml")
+def pretty_xml(text: str | None) -> str:
+    """Stored documents indented for reading (already redacted; escaped by Jinja)."""
+    if not text or not text.lstrip().startswith("<"):
+        return text or ""
+    from lxml import etree
+
+    from gateway.xml import MalformedXML, UnsafeXML, parse
+
+    try:
+        root = parse(text.encode("utf-8")).root
+    except (MalformedXML, UnsafeXML, ValueError):
+        return text
+    etree.indent(root, space="  ")
+    return etree.tostring(root, encoding="unicode")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def sign_in():
+    error = None
+    if request.method == "POST":
+        gateway = current_gateway()
+        refused = None
+        with gateway.db.transaction() as db:
+            try:
+                agent = accounts.sign_in(
+                    db, gateway.box, request.form.get("email", ""), request.form.get("password", "")
+                )
+                agent_id = agent.id
+            except accounts.SignInRefused as exc:
+                refused = exc
+        if refused is None:
+            session.clear()
+            session["agent_id"] = agent_id
+            session["csrf_token"] = secrets.token_urlsafe(32)
+            target = request.args.get("next", "")
+            # Only local paths: never an open redirect to another site.
+            if not target.startswith("/support") or target.startswith("//"):
+                target = url_for("support.sessions")
+            return redirect(target)
+        error = refused.message
+    return render_template("support/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+@signed_in()
+def sign_out():
+    audit("sign_out")
+    session.clear()
+    return redirect(url_for("support.sign_in"))
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+@signed_in()
+def sessions():
+    args = request.args
+    try:
+        before = int(args["before"]) if args.get("before") else None
+    except ValueError:
+        before = None
+    f = queries.SessionFilter(
+        buyer=args.get("buyer") or None,
+        user=args.get("user") or None,
+        status=args.get("status") or None,
+        protocol=args.get("protocol") or None,
+        day_from=_day(args.get("from")),
+        day_to=_day(args.get("to")),
+        q=(args.get("q") or "").strip() or None,
+        before=before,
+    )
+    with current_gateway().db.transaction() as db:
+        rows, cursor = queries.list_sessions(db, f)
+        buyer_list = queries.buyers(db)
+        page = render_template(
+            "support/sessions.html",
+            rows=rows,
+            cursor=cursor,
+            f=f,
+            buyers=buyer_list,
+            statuses=queries.STATUSES,
+        )
+    audit("sessions.list", None, **{k: v for k, v in args.items() if v})
+    return page
+
+
+@bp.get("/sessions/<int:session_id>")
+@signed_in()
+def session_page(session_id: int):
+    with current_gateway().db.transaction() as db:
+        detail = queries.session_detail(db, session_id)
+        if detail is None:
+            abort(404, f"No session {session_id}.")
+        page = render_template("support/session.html", **detail)
+    audit("session.view", f"session {session_id}")
+    return page
+
+
+@bp.get("/outbox")
+@signed_in(admin=True)
+def outbox():
+    from sqlalchemy import select
+
+    with current_gateway().db.transaction() as db:
+        rows = list(
+            db.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status != "sent")
+                .order_by(OutboxMessage.id.desc())
+                .limit(200)
+            )
+        )
+        page = render_template("support/outbox.html", rows=rows)
+    audit("outbox.view")
+    return page
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+@signed_in(admin=True)
+def retry(message_id: int):
+    with current_gateway().db.transaction() as db:
+        message = db.get(OutboxMessage, message_id)
+        if message is None:
+            abort(404, f"No outbound message {message_id}.")
+        message.status, message.next_attempt_at, message.lease_until = "pending", utcnow(), None
+        if message.attempts >= current_gateway().settings.outbox_max_attempts:
+            message.attempts = 0  # a fresh set of attempts
+    audit("outbox.retry", f"outbox {message_id}")
+    return redirect(url_for("support.outbox"))

@@ -1,0 +1,192 @@
+"""The support console: sign-in, access control, CSRF, audit, sessions and outbox pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from gateway.cli import main
+from gateway.models import AuditEntry, OutboxMessage
+from gateway.support.accounts import add_agent
+from tests.conftest import SECRET_KEY, remember_secret
+from tests.documents import order_request, status
+from tests.helpers import bearer, open_session
+
+AGENT_PASSWORD = "agent-password-2026!"
+ADMIN_PASSWORD = "admin-password-2026!"
+remember_secret(AGENT_PASSWORD)
+remember_secret(ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def agents(demo):
+    with demo.db.transaction() as db:
+        add_agent(db, demo.box, "agent@supplier.example", AGENT_PASSWORD, "agent")
+        add_agent(db, demo.box, "admin@supplier.example", ADMIN_PASSWORD, "admin")
+    return demo
+
+
+def csrf(client, path="/support/login") -> str:
+    return re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)
+    ).group(1)
+
+
+def sign_in(client, email="agent@supplier.example", password=AGENT_PASSWORD):
+    return client.post(
+        "/support/login", data={"email": email, "password": password, "csrf_token": csrf(client)}
+    )
+
+
+def test_pages_need_a_signed_in_agent(client, agents):
+    r = client.get("/support/")
+    assert r.status_code == 302 and "/support/login" in r.headers["Location"]
+    assert client.get("/support/sessions/1").status_code == 302
+
+
+def test_sign_in_and_out(client, agents):
+    r = sign_in(client)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/support/")
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/support/").status_code == 200
+    client.post("/support/logout", data={"csrf_token": csrf(client, "/support/")})
+    assert client.get("/support/").status_code == 302
+
+
+def test_wrong_password_and_back_off(client, agents):
+    for _ in range(5):
+        r = sign_in(client, password="not-the-password")
+        assert r.status_code == 401 and b"Email or password is not right" in r.data
+    r = sign_in(client)  # even the right password waits now
+    assert r.status_code == 401 and b"Too many failed sign-ins" in r.data
+
+
+def test_an_agent_cannot_reach_admin_pages(client, agents):
+    sign_in(client)
+    assert client.get("/support/outbox").status_code == 403
+    client.post("/support/logout", data={"csrf_token": csrf(client, "/support/")})
+    sign_in(client, "admin@supplier.example", ADMIN_PASSWORD)
+    assert client.get("/support/outbox").status_code == 200
+
+
+def test_forged_forms_without_the_csrf_token_are_refused(client, agents):
+    r = client.post(
+        "/support/login", data={"email": "agent@supplier.example", "password": AGENT_PASSWORD}
+    )
+    assert r.status_code == 400 and b"security token" in r.data
+    sign_in(client, "admin@supplier.example", ADMIN_PASSWORD)
+    assert client.post("/support/outbox/1/retry", data={"csrf_token": "forged"}).status_code == 400
+
+
+def test_open_redirects_are_not_followed(client, agents):
+    r = client.post(
+        "/support/login?next=https://evil.example/",
+        data={
+            "email": "agent@supplier.example",
+            "password": AGENT_PASSWORD,
+            "csrf_token": csrf(client),
+        },
+    )
+    assert r.headers["Location"].endswith("/support/")
+
+
+def test_find_a_session_by_email_and_read_its_timeline(client, agents):
+    token = open_session(client)
+    client.post(
+        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 2}, headers=bearer(token)
+    )
+    sign_in(client)
+    page = client.get("/support/?q=jane.doe@acme.example").get_data(as_text=True)
+    session_id = re.search(r"/support/sessions/(\d+)", page).group(1)
+    assert "ACME Corp" in page and "jane.doe@acme.example" in page
+    detail = client.get(f"/support/sessions/{session_id}").get_data(as_text=True)
+    for kind in ("document.in", "auth.ok", "session.created", "start", "cart.add"):
+        assert kind in detail
+    assert "[redacted]" in detail and "demo-acme-shared-secret-2026" not in detail
+    assert "&lt;PunchOutSetupRequest" in detail  # the document, escaped
+
+
+def test_a_buyers_sessions_never_show_under_another_buyer(client, agents):
+    open_session(client)
+    sign_in(client)
+    page = client.get("/support/?buyer=globex").get_data(as_text=True)
+    assert "No sessions match" in page and "jane.doe@acme.example" not in page
+
+
+def test_search_by_po_number_and_cart_against_order(client, agents):
+    from gateway.xml import parse
+    from tests.helpers import decoded_cart, transfer_form
+
+    token = open_session(client)
+    client.post(
+        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 3}, headers=bearer(token)
+    )
+    _, fields = transfer_form(
+        client.post("/api/v1/punchout/transfer", data={"session": token}).data
+    )
+    aux = parse(decoded_cart(fields)).root.findtext(".//SupplierPartAuxiliaryID")
+    body = order_request(
+        [{"sku": "NW-1001", "qty": "5", "price": "12.90", "aux": aux}], order_id="PO-SUPPORT-1"
+    )
+    assert status(client.post("/cxml", data=body).data)[0] == 200
+    sign_in(client)
+    page = client.get("/support/?q=PO-SUPPORT-1").get_data(as_text=True)
+    session_id = re.search(r"/support/sessions/(\d+)", page).group(1)
+    detail = client.get(f"/support/sessions/{session_id}").get_data(as_text=True)
+    assert "Cart against order" in detail and 'class="mismatch"' in detail
+
+
+def test_outbox_retry_and_the_audit_log(client, agents):
+    with agents.db.transaction() as db:
+        db.add(
+            OutboxMessage(
+                kind="marketplace.order",
+                idempotency_key="k-1",
+                payload="{}",
+                status="dead",
+                attempts=8,
+                last_error="HTTP 503",
+            )
+        )
+    sign_in(client, "admin@supplier.example", ADMIN_PASSWORD)
+    page = client.get("/support/outbox").get_data(as_text=True)
+    assert "HTTP 503" in page
+    message_id = re.search(r"/support/outbox/(\d+)/retry", page).group(1)
+    client.post(
+        f"/support/outbox/{message_id}/retry", data={"csrf_token": csrf(client, "/support/outbox")}
+    )
+    with agents.db.transaction() as db:
+        message = db.get(OutboxMessage, int(message_id))
+        actions = [a.action for a in db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert (message.status, message.attempts) == ("pending", 0)
+    assert actions[:1] == ["sign_in"] and "outbox.view" in actions and "outbox.retry" in actions
+
+
+def test_agents_add_cli(monkeypatch, database_url, demo):
+    monkeypatch.setenv("PUNCHGATE_DATABASE_URL", database_url)
+    monkeypatch.setenv("PUNCHGATE_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("NEW_AGENT_PASSWORD", "a-long-agent-password")
+    remember_secret("a-long-agent-password")
+    runner = CliRunner()
+    r = runner.invoke(
+        main,
+        [
+            "agents",
+            "add",
+            "new@supplier.example",
+            "--role",
+            "admin",
+            "--password-env",
+            "NEW_AGENT_PASSWORD",
+        ],
+    )
+    assert r.exit_code == 0 and "agent new@supplier.example (admin) saved" in r.output
+    monkeypatch.setenv("NEW_AGENT_PASSWORD", "short")
+    r = runner.invoke(
+        main, ["agents", "add", "x@supplier.example", "--password-env", "NEW_AGENT_PASSWORD"]
+    )
+    assert r.exit_code == 1 and "at least 12 characters" in r.output

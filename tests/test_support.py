@@ -190,3 +190,35 @@ def test_agents_add_cli(monkeypatch, database_url, demo):
         main, ["agents", "add", "x@supplier.example", "--password-env", "NEW_AGENT_PASSWORD"]
     )
     assert r.exit_code == 1 and "at least 12 characters" in r.output
+
+
+def test_caller_lookup_and_price_check(client, agents):
+    from gateway.xml import parse
+    from tests.helpers import decoded_cart, transfer_form
+
+    token = open_session(
+        client, extrinsics={"UserEmail": "caller@acme.example", "UserFullName": "Cal Ler"}
+    )
+    client.post(
+        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 1}, headers=bearer(token)
+    )
+    _, fields = transfer_form(
+        client.post("/api/v1/punchout/transfer", data={"session": token}).data
+    )
+    aux = parse(decoded_cart(fields)).root.findtext(".//SupplierPartAuxiliaryID")
+    body = order_request(
+        [{"sku": "NW-1001", "qty": "1", "price": "14.90", "aux": aux}], order_id="PO-PRICE-1"
+    )
+    assert status(client.post("/cxml", data=body).data)[0] == 200
+    client.post("/cxml", data=order_request([], order_id="PO-BROKEN"))  # a failure to find
+    sign_in(client)
+    page = client.get("/support/callers?q=cal ler").get_data(as_text=True)
+    assert "Cal Ler" in page and "caller@acme.example" in page
+    assert "PO-PRICE-1" in page and "2 flag(s)" in page
+    session_id = re.search(r"/support/sessions/(\d+)", page).group(1)
+    detail = client.get(f"/support/sessions/{session_id}").get_data(as_text=True)
+    # list 14.90, contract 12.90, cart 12.90, ordered at 14.90: highlighted
+    row = re.search(r'<tr class="mismatch">(.*?)</tr>', detail, re.S).group(1)
+    for price in ("14.90", "12.90"):
+        assert price in row
+    assert "Nobody matches" in client.get("/support/callers?q=nobody-at-all").get_data(as_text=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gateway.models import Buyer, Event, Order, PunchoutSession, User
@@ -86,6 +86,7 @@ def session_detail(db: Session, session_id: int) -> dict | None:
                     "order": order.order_id,
                     "line": line.line_number,
                     "sku": line.sku,
+                    "list_price": cart_line.list_price if cart_line else None,
                     "cart_quantity": line.cart_quantity,
                     "order_quantity": line.quantity,
                     "cart_price": line.cart_price,
@@ -99,3 +100,54 @@ def session_detail(db: Session, session_id: int) -> dict | None:
 
 def buyers(db: Session) -> list[Buyer]:
     return list(db.scalars(select(Buyer).order_by(Buyer.id)))
+
+
+def callers(db: Session, term: str, limit: int = 20) -> list[dict]:
+    """Users whose email or name matches, with their recent sessions, orders and failures."""
+    like = f"%{term.strip().lower()}%"
+    users = list(
+        db.scalars(
+            select(User)
+            .where(
+                or_(
+                    User.email.like(like),
+                    func.lower(User.name).like(like),
+                    func.lower(User.unique_name).like(like),
+                )
+            )
+            .order_by(User.last_seen_at.desc())
+            .limit(limit)
+        )
+    )
+    found = []
+    for user in users:
+        sessions = list(
+            db.scalars(
+                select(PunchoutSession)
+                .where(PunchoutSession.user_id == user.id)
+                .order_by(PunchoutSession.id.desc())
+                .limit(10)
+            )
+        )
+        ids = [s.id for s in sessions]
+        orders = (
+            list(
+                db.scalars(select(Order).where(Order.session_id.in_(ids)).order_by(Order.id.desc()))
+            )
+            if ids
+            else []
+        )
+        problems = (
+            list(
+                db.scalars(
+                    select(Event)
+                    .where(Event.session_id.in_(ids), Event.level.in_(("warning", "error")))
+                    .order_by(Event.id.desc())
+                    .limit(10)
+                )
+            )
+            if ids
+            else []
+        )
+        found.append({"user": user, "sessions": sessions, "orders": orders, "problems": problems})
+    return found

@@ -173,6 +173,18 @@ def session_page(session_id: int):
     return page
 
 
+@bp.get("/callers")
+@signed_in()
+def callers():
+    term = (request.args.get("q") or "").strip()
+    with current_gateway().db.transaction() as db:
+        found = queries.callers(db, term) if len(term) >= 2 else []
+        page = render_template("support/callers.html", term=term, found=found)
+    if term:
+        audit("callers.lookup", term)
+    return page
+
+
 @bp.get("/outbox")
 @signed_in(admin=True)
 def outbox():

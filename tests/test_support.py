@@ -222,3 +222,56 @@ def test_caller_lookup_and_price_check(client, agents):
     for price in ("14.90", "12.90"):
         assert price in row
     assert "Nobody matches" in client.get("/support/callers?q=nobody-at-all").get_data(as_text=True)
+
+
+def test_order_journey_page(client, agents, tmp_path):
+    from gateway import outbox
+    from gateway.marketplace import events
+    from gateway.models import Order
+    from tests.conftest import demo_buyers_with, write_buyers
+    from tests.test_order_journey import BuyerEndpoint
+
+    endpoint = BuyerEndpoint()
+    try:
+        write_buyers(
+            agents,
+            tmp_path,
+            demo_buyers_with(
+                f'[buyer.outbound]\nurl = "{endpoint.url}"\nshared_secret = "journey-secret-2026-abc"'
+            ),
+        )
+        remember_secret("journey-secret-2026-abc")
+        body = order_request([{"sku": "NW-1001", "qty": "2", "price": "12.90"}], order_id="PO-J-1")
+        assert status(client.post("/cxml", data=body).data)[0] == 200
+        outbox.run_once(agents)
+        with agents.db.transaction() as db:
+            order = db.scalars(select(Order)).one()
+            events.apply(
+                db,
+                {
+                    "event_id": "j1",
+                    "type": "shipped",
+                    "order_id": order.id,
+                    "carrier": "UPS",
+                    "tracking_number": "1ZJOURNEY",
+                },
+            )
+        outbox.run_once(agents)
+    finally:
+        endpoint.close()
+    sign_in(client)
+    page = client.get(f"/support/orders/{order.id}").get_data(as_text=True)
+    for text in (
+        "order.received",
+        "order.accepted",
+        "outbox.sent",
+        "order.shipped",
+        "outbound.queued",
+        "1ZJOURNEY",
+        "marketplace.order",
+        "cxml.ShipNoticeRequest",
+        "&lt;ShipNoticeRequest",
+    ):
+        assert text in page, text
+    assert "journey-secret-2026-abc" not in page
+    assert client.get("/support/orders/999999").status_code == 404

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from gateway.models import Buyer, Event, Order, PunchoutSession, User
+from gateway.models import Buyer, Event, Order, OutboxMessage, PunchoutSession, User
 
 STATUSES = ("open", "transferred", "ordered", "abandoned", "failed")
 PAGE = 50
@@ -151,3 +151,36 @@ def callers(db: Session, term: str, limit: int = 20) -> list[dict]:
         )
         found.append({"user": user, "sessions": sessions, "orders": orders, "problems": problems})
     return found
+
+
+JOURNEY_KINDS = ("order.", "outbox.", "outbound.", "status_update")
+
+
+def order_journey(db: Session, order_pk: int) -> dict | None:
+    """One order's steps and deliveries, each with its time and document."""
+    order = db.get(Order, order_pk)
+    if order is None:
+        return None
+    messages = list(
+        db.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.order_pk == order.id)
+            .order_by(OutboxMessage.id)
+        )
+    )
+    message_ids = {m.id for m in messages}
+    stmt = (
+        select(Event)
+        .where(Event.buyer_id == order.buyer_id, Event.at >= order.created_at)
+        .order_by(Event.id)
+        .limit(5000)
+    )
+    if order.session_id is not None:
+        stmt = stmt.where(Event.session_id == order.session_id)
+    steps = [
+        e
+        for e in db.scalars(stmt)
+        if e.kind.startswith(JOURNEY_KINDS)
+        and ((e.data or {}).get("order") == order.id or (e.data or {}).get("outbox") in message_ids)
+    ]
+    return {"order": order, "steps": steps, "messages": messages}

@@ -69,6 +69,17 @@ def audit(action: str, target: str | None = None, **data) -> None:
         accounts.audit(db, g.agent, g.agent.email, action, target, data)
 
 
+@bp.app_template_filter("fromjson")
+def fromjson(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 @bp.app_template_filter("pretty_xml")
 def pretty_xml(text: str | None) -> str:
     """Stored documents indented for reading (already redacted; escaped by Jinja)."""
@@ -170,6 +181,18 @@ def session_page(session_id: int):
             abort(404, f"No session {session_id}.")
         page = render_template("support/session.html", **detail)
     audit("session.view", f"session {session_id}")
+    return page
+
+
+@bp.get("/orders/<int:order_pk>")
+@signed_in()
+def order_page(order_pk: int):
+    with current_gateway().db.transaction() as db:
+        journey = queries.order_journey(db, order_pk)
+        if journey is None:
+            abort(404, f"No order {order_pk}.")
+        page = render_template("support/order.html", **journey)
+    audit("order.view", f"order {order_pk}")
     return page
 
 

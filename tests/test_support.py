@@ -275,3 +275,35 @@ def test_order_journey_page(client, agents, tmp_path):
         assert text in page, text
     assert "journey-secret-2026-abc" not in page
     assert client.get("/support/orders/999999").status_code == 404
+
+
+def test_buyer_health_shows_leakage_and_failures(client, agents):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from gateway.models import PunchoutSession, utcnow
+
+    token = open_session(client)
+    client.post("/api/v1/punchout/transfer", data={"session": token})
+    with agents.db.transaction() as db:  # the cart left ten days ago and no order came
+        db.execute(update(PunchoutSession).values(transferred_at=utcnow() - timedelta(days=10)))
+    client.post(
+        "/cxml",
+        data=__import__("tests.documents", fromlist=["x"]).setup_request(
+            secret="wrong-secret-for-health"
+        ),
+    )
+    sign_in(client)
+    page = client.get("/support/buyers").get_data(as_text=True)
+    acme = re.search(r'<tr class="mismatch" data-buyer="acme">(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', acme)
+    assert cells == [
+        "1",
+        "100%",
+        "1",
+        "0%",
+        "1",
+    ]  # sessions, transfer, leaked, conversion, failures
+    assert page.index('data-buyer="acme"') < page.index('data-buyer="globex"')  # riskiest first
+    assert "<svg" in acme and 'height="20"></rect>' in acme  # today's session at full height

@@ -184,3 +184,95 @@ def order_journey(db: Session, order_pk: int) -> dict | None:
         and ((e.data or {}).get("order") == order.id or (e.data or {}).get("outbox") in message_ids)
     ]
     return {"order": order, "steps": steps, "messages": messages}
+
+
+def buyer_health(db: Session, days: int = 30, leak_days: int = 7) -> list[dict]:
+    """Per buyer: activity, transfer rate, leakage, conversion, failures; riskiest first.
+
+    Leakage counts carts transferred more than ``leak_days`` ago that never became
+    an order. The chart is sessions per day over the last 14 days.
+    """
+    from datetime import timedelta
+
+    from gateway.models import utcnow
+    from provisioning.rotation import credential_report
+
+    now = utcnow()
+    since = now - timedelta(days=days)
+    stale = {row["buyer"] for row in credential_report(db, stale_only=True)}
+    report = []
+    for buyer in db.scalars(select(Buyer).order_by(Buyer.id)):
+        rows = db.execute(
+            select(PunchoutSession.status, func.count())
+            .where(PunchoutSession.buyer_id == buyer.id, PunchoutSession.created_at >= since)
+            .group_by(PunchoutSession.status)
+        ).all()
+        by_status = dict(rows)
+        total = sum(by_status.values())
+        transferred = by_status.get("transferred", 0) + by_status.get("ordered", 0)
+        ordered = by_status.get("ordered", 0)
+        leaked = (
+            db.scalar(
+                select(func.count())
+                .select_from(PunchoutSession)
+                .where(
+                    PunchoutSession.buyer_id == buyer.id,
+                    PunchoutSession.status == "transferred",
+                    PunchoutSession.transferred_at < now - timedelta(days=leak_days),
+                    PunchoutSession.created_at >= since,
+                )
+            )
+            or 0
+        )
+        failures = (
+            db.scalar(
+                select(func.count())
+                .select_from(Event)
+                .where(
+                    Event.buyer_id == buyer.id,
+                    Event.at >= since,
+                    Event.kind.in_(("auth.failed", "oci.auth_failed", "auth.locked", "oci.locked")),
+                )
+            )
+            or 0
+        )
+        last = db.scalar(
+            select(func.max(PunchoutSession.created_at)).where(PunchoutSession.buyer_id == buyer.id)
+        )
+        # SQLite answers date() with text, PostgreSQL with a date: compare as text.
+        daily = {
+            str(day): n
+            for day, n in db.execute(
+                select(func.date(PunchoutSession.created_at), func.count())
+                .where(
+                    PunchoutSession.buyer_id == buyer.id,
+                    PunchoutSession.created_at >= now - timedelta(days=14),
+                )
+                .group_by(func.date(PunchoutSession.created_at))
+            ).all()
+        }
+        chart = [daily.get(str((now - timedelta(days=13 - i)).date()), 0) for i in range(14)]
+        leak_rate = leaked / transferred if transferred else 0.0
+        risk = (
+            leak_rate * 3
+            + min(failures, 50) / 10
+            + (2 if buyer.id in stale else 0)
+            + (1 if total == 0 else 0)
+        )
+        report.append(
+            {
+                "buyer": buyer,
+                "sessions": total,
+                "transferred": transferred,
+                "ordered": ordered,
+                "transfer_rate": transferred / total if total else None,
+                "conversion": ordered / transferred if transferred else None,
+                "leaked": leaked,
+                "failures": failures,
+                "stale_secret": buyer.id in stale,
+                "last_session": last,
+                "chart": chart,
+                "risk": round(risk, 2),
+            }
+        )
+    return sorted(report, key=lambda r: -r["risk"])

@@ -196,6 +196,20 @@ def order_page(order_pk: int):
     return page
 
 
+@bp.get("/buyers")
+@signed_in()
+def buyers_health():
+    try:
+        days = min(max(int(request.args.get("days", 30)), 1), 365)
+    except ValueError:
+        days = 30
+    with current_gateway().db.transaction() as db:
+        rows = queries.buyer_health(db, days=days)
+        page = render_template("support/buyers.html", rows=rows, days=days)
+    audit("buyers.health")
+    return page
+
+
 @bp.get("/callers")
 @signed_in()
 def callers():

@@ -35,3 +35,35 @@ def decoded_cart(fields: dict[str, str]) -> bytes:
     if "cxml-base64" in fields:
         return base64.b64decode(fields["cxml-base64"])
     return fields["cxml-urlencoded"].encode("utf-8")
+
+
+def add_items(client, token: str, items) -> None:
+    for sku, qty in items:
+        client.post(
+            "/api/v1/punchout/cart/items", json={"sku": sku, "quantity": qty}, headers=bearer(token)
+        )
+
+
+def transfer_lines(client, token: str) -> list[tuple[str, str, str]]:
+    """Transfer the session's cart; return (sku, line id, unit price) per line sent back."""
+    from gateway.xml import parse
+
+    _, fields = transfer_form(
+        client.post("/api/v1/punchout/transfer", data={"session": token}).data
+    )
+    root = parse(decoded_cart(fields)).root
+    return [
+        (
+            i.findtext("ItemID/SupplierPartID"),
+            i.findtext("ItemID/SupplierPartAuxiliaryID"),
+            i.findtext("ItemDetail/UnitPrice/Money"),
+        )
+        for i in root.iter("ItemIn")
+    ]
+
+
+def transferred_cart(client, items, **session_kwargs) -> list[tuple[str, str, str]]:
+    """Punch out, fill a cart, transfer it; return (sku, line id, unit price) per line."""
+    token = open_session(client, **session_kwargs)
+    add_items(client, token, items)
+    return transfer_lines(client, token)

@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 from gateway import outbox
 from gateway.models import Attachment, MarketplaceOrder, Order, OutboxMessage, PunchoutSession
 from gateway.oci.items import parse_form_html, parse_new_item_fields
-from gateway.xml import parse
 from tests.conftest import INTEROP, demo_buyers_with, write_buyers
 from tests.documents import order_request, status
-from tests.helpers import bearer, decoded_cart, open_session, transfer_form
+from tests.helpers import bearer, transferred_cart
 from tests.test_interop import buyer_config_for
 
 # Expected answers, with a buyer configured from each document's own credentials.
@@ -41,27 +40,6 @@ def orders(gateway) -> list[Order]:
         for o in found:
             _ = o.lines, o.attachments
         return found
-
-
-def transferred_cart(client, items) -> list[tuple[str, str, str]]:
-    """Punch out, fill a cart, transfer it; return (sku, aux id, unit price) per line."""
-    token = open_session(client)
-    for sku, qty in items:
-        client.post(
-            "/api/v1/punchout/cart/items", json={"sku": sku, "quantity": qty}, headers=bearer(token)
-        )
-    _, fields = transfer_form(
-        client.post("/api/v1/punchout/transfer", data={"session": token}).data
-    )
-    root = parse(decoded_cart(fields)).root
-    return [
-        (
-            i.findtext("ItemID/SupplierPartID"),
-            i.findtext("ItemID/SupplierPartAuxiliaryID"),
-            i.findtext("ItemDetail/UnitPrice/Money"),
-        )
-        for i in root.iter("ItemIn")
-    ]
 
 
 @pytest.mark.parametrize("name", sorted(ORDERS))

@@ -8,7 +8,14 @@ from sqlalchemy import select
 from gateway.models import Buyer, Event, Order, OutboxMessage, User
 from tests.conftest import demo_buyers_with, write_buyers
 from tests.documents import order_request, setup_request, status
-from tests.helpers import bearer, decoded_cart, open_session, transfer_form
+from tests.helpers import (
+    add_items,
+    bearer,
+    decoded_cart,
+    open_session,
+    transfer_form,
+    transfer_lines,
+)
 from tests.test_oci_endpoint import call, session_token
 
 ROLES = """
@@ -175,18 +182,8 @@ def test_prices_hidden_for_a_role(client, demo, tmp_path, dtd):
 
 
 def _order_from_cart(client, token, qty: int):
-    client.post(
-        "/api/v1/punchout/cart/items",
-        json={"sku": "NW-2001", "quantity": qty},
-        headers=bearer(token),
-    )
-    _, fields = transfer_form(
-        client.post("/api/v1/punchout/transfer", data={"session": token}).data
-    )
-    from gateway.xml import parse
-
-    item = parse(decoded_cart(fields)).root.find(".//ItemIn")
-    aux = item.findtext("ItemID/SupplierPartAuxiliaryID")
+    add_items(client, token, [("NW-2001", qty)])
+    ((_, aux, _),) = transfer_lines(client, token)
     return order_request([{"sku": "NW-2001", "qty": str(qty), "price": "10.95", "aux": aux}])
 
 

@@ -71,18 +71,12 @@ def test_url_needs_the_buyers_file(runner):
 
 
 def test_a_session_exports_as_replayable_fixtures(runner, client, tmp_path):
-    from gateway.xml import parse
     from tests.documents import order_request
-    from tests.helpers import bearer, decoded_cart, open_session, transfer_form
+    from tests.helpers import add_items, bearer, open_session, transfer_lines
 
     token = open_session(client)
-    client.post(
-        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 2}, headers=bearer(token)
-    )
-    _, fields = transfer_form(
-        client.post("/api/v1/punchout/transfer", data={"session": token}).data
-    )
-    aux = parse(decoded_cart(fields)).root.findtext(".//SupplierPartAuxiliaryID")
+    add_items(client, token, [("NW-1001", 2)])
+    ((_, aux, _),) = transfer_lines(client, token)
     client.post(
         "/cxml", data=order_request([{"sku": "NW-1001", "qty": "2", "price": "12.90", "aux": aux}])
     )

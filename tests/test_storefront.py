@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from gateway.models import Event, Product, PunchoutSession, utcnow
 from gateway.xml import parse
 from tests.documents import setup_request, start_path
-from tests.helpers import bearer, decoded_cart, open_session, transfer_form
+from tests.helpers import bearer, decoded_cart, open_session, transfer_form, transferred_cart
 
 GLOBEX = dict(
     from_=("DUNS", "123456789"),
@@ -156,15 +156,7 @@ def test_inspect_session_is_read_only(client, demo):
 
 
 def test_edit_rebuilds_the_cart_keeping_line_identity(client, demo):
-    token = open_session(client)
-    client.post(
-        "/api/v1/punchout/cart/items", json={"sku": "NW-3001", "quantity": 1}, headers=bearer(token)
-    )
-    _, fields = transfer_form(
-        client.post("/api/v1/punchout/transfer", data={"session": token}).data
-    )
-    item = parse(decoded_cart(fields)).root.find(".//ItemIn/ItemID")
-    aux = item.findtext("SupplierPartAuxiliaryID")
+    ((_, aux, _),) = transferred_cart(client, [("NW-3001", 1)])
     edit = open_session(client, operation="edit", cookie="cookie-2", items=[("NW-3001", aux, "3")])
     cart = client.get("/api/v1/punchout/session", headers=bearer(edit)).json["cart"]
     assert [(i["sku"], i["quantity"], i["line_id"]) for i in cart["items"]] == [
@@ -173,14 +165,7 @@ def test_edit_rebuilds_the_cart_keeping_line_identity(client, demo):
 
 
 def test_edit_does_not_reach_another_buyers_lines(client, demo):
-    token = open_session(client)
-    client.post(
-        "/api/v1/punchout/cart/items", json={"sku": "NW-3001", "quantity": 1}, headers=bearer(token)
-    )
-    _, fields = transfer_form(
-        client.post("/api/v1/punchout/transfer", data={"session": token}).data
-    )
-    aux = parse(decoded_cart(fields)).root.findtext(".//SupplierPartAuxiliaryID")
+    ((_, aux, _),) = transferred_cart(client, [("NW-3001", 1)])
     # Globex names ACME's line id with another SKU: it must not get ACME's line.
     r = client.post(
         "/cxml",

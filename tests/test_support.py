@@ -13,7 +13,7 @@ from gateway.models import AuditEntry, OutboxMessage
 from gateway.support.accounts import add_agent
 from tests.conftest import SECRET_KEY, remember_secret
 from tests.documents import order_request, status
-from tests.helpers import bearer, open_session
+from tests.helpers import bearer, open_session, transferred_cart
 
 AGENT_PASSWORD = "agent-password-2026!"
 ADMIN_PASSWORD = "admin-password-2026!"
@@ -118,17 +118,7 @@ def test_a_buyers_sessions_never_show_under_another_buyer(client, agents):
 
 
 def test_search_by_po_number_and_cart_against_order(client, agents):
-    from gateway.xml import parse
-    from tests.helpers import decoded_cart, transfer_form
-
-    token = open_session(client)
-    client.post(
-        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 3}, headers=bearer(token)
-    )
-    _, fields = transfer_form(
-        client.post("/api/v1/punchout/transfer", data={"session": token}).data
-    )
-    aux = parse(decoded_cart(fields)).root.findtext(".//SupplierPartAuxiliaryID")
+    ((_, aux, _),) = transferred_cart(client, [("NW-1001", 3)])
     body = order_request(
         [{"sku": "NW-1001", "qty": "5", "price": "12.90", "aux": aux}], order_id="PO-SUPPORT-1"
     )
@@ -193,19 +183,11 @@ def test_agents_add_cli(monkeypatch, database_url, demo):
 
 
 def test_caller_lookup_and_price_check(client, agents):
-    from gateway.xml import parse
-    from tests.helpers import decoded_cart, transfer_form
-
-    token = open_session(
-        client, extrinsics={"UserEmail": "caller@acme.example", "UserFullName": "Cal Ler"}
+    ((_, aux, _),) = transferred_cart(
+        client,
+        [("NW-1001", 1)],
+        extrinsics={"UserEmail": "caller@acme.example", "UserFullName": "Cal Ler"},
     )
-    client.post(
-        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 1}, headers=bearer(token)
-    )
-    _, fields = transfer_form(
-        client.post("/api/v1/punchout/transfer", data={"session": token}).data
-    )
-    aux = parse(decoded_cart(fields)).root.findtext(".//SupplierPartAuxiliaryID")
     body = order_request(
         [{"sku": "NW-1001", "qty": "1", "price": "14.90", "aux": aux}], order_id="PO-PRICE-1"
     )

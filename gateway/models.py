@@ -202,6 +202,20 @@ class PunchoutSession(Base):
 
     buyer: Mapped[Buyer] = relationship()
     user: Mapped[User | None] = relationship()
+
+    @property
+    def state(self) -> str:
+        """The status as support sees it: an open session past its expiry was abandoned."""
+        if self.status == "open":
+            now = utcnow()
+            if (self.expires_at and self.expires_at < now) or (
+                self.started_at is None
+                and self.start_token_expires_at
+                and self.start_token_expires_at < now
+            ):
+                return "abandoned"
+        return self.status
+
     lines: Mapped[list[CartLine]] = relationship(
         back_populates="session", order_by="CartLine.position", cascade="all, delete-orphan"
     )

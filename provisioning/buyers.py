@@ -77,6 +77,7 @@ SCHEMA = {
             "roles": dict,
             "outbound": {"url": str, "shared_secret": str, "shared_secret_env": str},
             "orders": {"mismatch_policy": str},
+            "support": {"order_on_behalf": bool},
             "credentials": {"overlap_days": int, "allow_weak": bool},
             "signing": {
                 "require_signed": bool,
@@ -258,6 +259,7 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
             },
             "outbound": {"url": raw.get("outbound", {}).get("url")},
             "orders": {"mismatch_policy": "accept_and_flag", **raw.get("orders", {})},
+            "support": {"order_on_behalf": False, **raw.get("support", {})},
             "signing": _signing(raw.get("signing", {}), who),
             "credentials": {
                 "overlap_days": DEFAULT_OVERLAP_DAYS,

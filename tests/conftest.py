@@ -205,6 +205,20 @@ def demo(gateway, tmp_path):
     return gateway
 
 
+@pytest.fixture
+def agents(demo):
+    """The demo, with a support agent and an administrator (passwords in tests.helpers)."""
+    from gateway.support.accounts import add_agent
+    from tests.helpers import ADMIN_PASSWORD, AGENT_PASSWORD
+
+    remember_secret(AGENT_PASSWORD)
+    remember_secret(ADMIN_PASSWORD)
+    with demo.db.transaction() as db:
+        add_agent(db, demo.box, "agent@supplier.example", AGENT_PASSWORD, "agent")
+        add_agent(db, demo.box, "admin@supplier.example", ADMIN_PASSWORD, "admin")
+    return demo
+
+
 def demo_buyers_with(extra: str) -> str:
     """The demo buyers file with ``extra`` TOML tables added to buyer acme."""
     text = (DEMO / "buyers.toml").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import html
@@ -67,3 +68,20 @@ def transferred_cart(client, items, **session_kwargs) -> list[tuple[str, str, st
     token = open_session(client, **session_kwargs)
     add_items(client, token, items)
     return transfer_lines(client, token)
+
+
+AGENT_PASSWORD = "agent-password-2026!"
+ADMIN_PASSWORD = "admin-password-2026!"
+
+
+def csrf(client, path="/support/login") -> str:
+    """The console's CSRF token, as a page the client can see carries it."""
+    return re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)
+    ).group(1)
+
+
+def sign_in(client, email="agent@supplier.example", password=AGENT_PASSWORD):
+    return client.post(
+        "/support/login", data={"email": email, "password": password, "csrf_token": csrf(client)}
+    )

@@ -4,41 +4,22 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from gateway.cli import main
 from gateway.models import AuditEntry, OutboxMessage
-from gateway.support.accounts import add_agent
 from tests.conftest import SECRET_KEY, remember_secret
 from tests.documents import order_request, status
-from tests.helpers import bearer, open_session, transferred_cart
-
-AGENT_PASSWORD = "agent-password-2026!"
-ADMIN_PASSWORD = "admin-password-2026!"
-remember_secret(AGENT_PASSWORD)
-remember_secret(ADMIN_PASSWORD)
-
-
-@pytest.fixture
-def agents(demo):
-    with demo.db.transaction() as db:
-        add_agent(db, demo.box, "agent@supplier.example", AGENT_PASSWORD, "agent")
-        add_agent(db, demo.box, "admin@supplier.example", ADMIN_PASSWORD, "admin")
-    return demo
-
-
-def csrf(client, path="/support/login") -> str:
-    return re.search(
-        r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)
-    ).group(1)
-
-
-def sign_in(client, email="agent@supplier.example", password=AGENT_PASSWORD):
-    return client.post(
-        "/support/login", data={"email": email, "password": password, "csrf_token": csrf(client)}
-    )
+from tests.helpers import (
+    ADMIN_PASSWORD,
+    AGENT_PASSWORD,
+    bearer,
+    csrf,
+    open_session,
+    sign_in,
+    transferred_cart,
+)
 
 
 def test_pages_need_a_signed_in_agent(client, agents):

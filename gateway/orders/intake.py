@@ -152,7 +152,7 @@ def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) ->
     return flags
 
 
-def _role_limit(db: Session, buyer, order: Order) -> dict | None:
+def role_limit(db: Session, buyer, order: Order) -> dict | None:
     """A flag when the order is over the limit of its user's roles."""
     session = db.get(PunchoutSession, order.session_id) if order.session_id else None
     if session is None or session.user is None:
@@ -170,7 +170,7 @@ def _role_limit(db: Session, buyer, order: Order) -> dict | None:
     }
 
 
-def _describe(flag: dict) -> str:
+def describe(flag: dict) -> str:
     if flag["kind"] == "over_role_limit":
         return (
             f"order total {flag['order']} is over the {flag['limit']} limit of "
@@ -201,6 +201,9 @@ def marketplace_payload(order: Order) -> dict:
             "payment": order.details.get("payment"),
             "comments": order.details.get("comments"),
             "flags": order.details.get("flags", []),
+            # Set when a support agent placed the order for the user (the buyer's
+            # procurement system has no record of it).
+            "placed_on_behalf": order.details.get("on_behalf"),
             "lines": [
                 {
                     "line_number": line.line_number,
@@ -309,7 +312,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
         )
     db.add(order)
     flags = _match(db, buyer.id, order, request)
-    over_limit = _role_limit(db, buyer, order)
+    over_limit = role_limit(db, buyer, order)
     order.details = {**order.details, "flags": flags}
     policy = buyer.settings.get("orders", {}).get("mismatch_policy", "accept_and_flag")
     db.flush()
@@ -326,7 +329,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
         record(
             db,
             "order.mismatch",
-            _describe(flag),
+            describe(flag),
             buyer_id=buyer.id,
             session_id=order.session_id,
             level="warning",
@@ -334,7 +337,11 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
         )
     if flags and policy == "reject":
         order.status = "rejected"
-        order.status_reason = "; ".join(_describe(f) for f in flags)
+        if order.session_id is not None:
+            session = db.get(PunchoutSession, order.session_id)
+            if session is not None and session.status == "transferred":
+                session.status = "failed"
+        order.status_reason = "; ".join(describe(f) for f in flags)
         order.response_code = NotAcceptable.code
         order.response_text = (
             f"{NotAcceptable.reason}: order differs from the punchout "
@@ -356,7 +363,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
         record(
             db,
             "order.held" if hold else "order.mismatch",
-            _describe(over_limit),
+            describe(over_limit),
             buyer_id=buyer.id,
             session_id=order.session_id,
             level="warning",
@@ -364,22 +371,27 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
         )
         if hold:
             order.status = "pending"
-            order.status_reason = _describe(over_limit) + "; held for approval"
+            order.status_reason = describe(over_limit) + "; held for approval"
             return order
     if order.session_id is not None:
         session = db.get(PunchoutSession, order.session_id)
-        if session is not None and session.status in ("open", "transferred"):
+        if session is not None and session.status in ("open", "transferred", "failed"):
             session.status = "ordered"
+    queue_for_marketplace(db, order)
+    return order
+
+
+def queue_for_marketplace(db: Session, order: Order) -> None:
+    """The delivery to the marketplace, committed with the order itself."""
     db.add(
         OutboxMessage(
             kind="marketplace.order",
             idempotency_key=f"order-{order.id}",
-            buyer_id=buyer.id,
+            buyer_id=order.buyer_id,
             order_pk=order.id,
             payload=json.dumps(marketplace_payload(order)),
         )
     )
-    return order
 
 
 def find_reference(db: Session, buyer_id: str, payload_id: str | None):

@@ -62,12 +62,17 @@ def enqueue(
     buyer = db.get(Buyer, order.buyer_id)
     url = (buyer.settings.get("outbound") or {}).get("url")
     document_name, variant = DOCUMENTS[kind]
-    if not url:
+    if order.details.get("on_behalf"):
+        why = "a support agent placed it on behalf of the user; the buyer's system never saw it"
+    elif not url:
+        why = "the buyer has no [buyer.outbound] url"
+    else:
+        why = None
+    if why:
         record(
             db,
             "outbound.skipped",
-            f"{document_name} for order {order.order_id} not sent: "
-            "the buyer has no [buyer.outbound] url",
+            f"{document_name} for order {order.order_id} not sent: {why}",
             buyer_id=order.buyer_id,
             session_id=order.session_id,
             level="warning",

@@ -93,7 +93,64 @@ def open_session(
     )
     db.add(session)
     db.flush()
+    if operation == "create" and user is not None:
+        load_saved_cart(db, session)
     return Opened(session, token)
+
+
+def load_saved_cart(db: Session, session: PunchoutSession) -> None:
+    """Fill a new cart with the one a support agent saved for this user, if any.
+
+    Prices are taken again from today's catalog and contract: the user
+    transfers what they would pay now, not what the agent saw.
+    """
+    saved = db.scalar(
+        select(PunchoutSession)
+        .where(PunchoutSession.user_id == session.user_id, PunchoutSession.status == "saved")
+        .order_by(PunchoutSession.id.desc())
+        .limit(1)
+    )
+    if saved is None:
+        return
+    agent = (saved.details.get("on_behalf") or {}).get("agent", "a support agent")
+    dropped, repriced = [], []
+    for line in saved.lines:
+        try:
+            set_quantity(db, session, line.sku, line.quantity, log=False, check_open=False)
+        except SessionError as exc:
+            dropped.append(f"{line.sku}: {exc.message}")
+            continue
+        now = next(li for li in session.lines if li.sku == line.sku)
+        if now.unit_price != line.unit_price:
+            repriced.append(
+                f"{line.sku}: {money.amount(line.unit_price)} -> {money.amount(now.unit_price)}"
+            )
+    saved.status = "loaded"
+    saved.details = {**saved.details, "loaded_into": session.id}
+    session.details = {**session.details, "loaded_from": {"session": saved.id, "agent": agent}}
+    notes = "".join(
+        f"; {label}: {', '.join(items)}"
+        for label, items in (("dropped", dropped), ("price changed", repriced))
+        if items
+    )
+    record(
+        db,
+        "cart.loaded",
+        f"{len(session.lines)} line(s) prepared by support agent {agent} "
+        f"(session #{saved.id}) loaded into this cart{notes}",
+        buyer_id=session.buyer_id,
+        session_id=session.id,
+        level="warning" if dropped else "info",
+        data={"from_session": saved.id, "agent": agent, "dropped": dropped, "repriced": repriced},
+    )
+    record(
+        db,
+        "on_behalf.loaded",
+        f"loaded into the user's punchout session #{session.id}",
+        buyer_id=session.buyer_id,
+        session_id=saved.id,
+        data={"into_session": session.id},
+    )
 
 
 def rebuild_cart(db: Session, session: PunchoutSession, items) -> list[str]:

@@ -157,7 +157,15 @@ def cxml_form(session: PunchoutSession, default_version: str) -> tuple[TransferF
 
 def transfer(db: Session, session: PunchoutSession, default_version: str) -> TransferForm:
     """Close the session and build the form that returns its cart."""
+    if session.protocol == "support":
+        raise SessionError(
+            "This cart was built by a support agent for the user and has no procurement "
+            "system to return to: save it for the user, or place the order, from the cart page.",
+            409,
+        )
     if not session.return_url:
+        # Nothing the user can do in this session gets the cart back.
+        session.status = "failed"
         record(
             db,
             "transfer.failed",

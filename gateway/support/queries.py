@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from gateway.models import Buyer, Event, Order, OutboxMessage, PunchoutSession, User
+from gateway.models import Buyer, Event, Order, OutboxMessage, PunchoutSession, User, utcnow
 
-STATUSES = ("open", "transferred", "ordered", "abandoned", "failed")
+STATUSES = ("open", "transferred", "ordered", "abandoned", "failed", "saved", "loaded")
 PAGE = 50
 
 
@@ -33,7 +33,21 @@ def list_sessions(db: Session, f: SessionFilter) -> tuple[list[PunchoutSession],
     )
     if f.buyer:
         stmt = stmt.where(PunchoutSession.buyer_id == f.buyer)
-    if f.status:
+    if f.status in ("open", "abandoned"):
+        now = utcnow()
+        # Written so that no NULL makes the negation unknown (open must be ~abandoned).
+        expired = or_(
+            and_(PunchoutSession.expires_at.is_not(None), PunchoutSession.expires_at < now),
+            and_(
+                PunchoutSession.started_at.is_(None),
+                PunchoutSession.start_token_expires_at.is_not(None),
+                PunchoutSession.start_token_expires_at < now,
+            ),
+        )
+        stmt = stmt.where(
+            PunchoutSession.status == "open", expired if f.status == "abandoned" else ~expired
+        )
+    elif f.status:
         stmt = stmt.where(PunchoutSession.status == f.status)
     if f.protocol:
         stmt = stmt.where(PunchoutSession.protocol == f.protocol)

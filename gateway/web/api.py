@@ -8,7 +8,7 @@ from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.sessions.transfer import transfer as transfer_cart
 from gateway.web import current_gateway
-from gateway.web.session_auth import session_token
+from gateway.web.session_auth import punchout_session, session_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1/punchout")
 
@@ -41,7 +41,7 @@ def get_session():
     gateway = current_gateway()
     try:
         with gateway.db.transaction() as db:
-            session = sessions.by_token(db, session_token())
+            session = punchout_session(db, session_token())
             record(
                 db, "api.session", "session read", buyer_id=session.buyer_id, session_id=session.id
             )
@@ -54,7 +54,7 @@ def _cart_change(call: str, change):
     gateway = current_gateway()
     try:
         with gateway.db.transaction() as db:
-            session = sessions.by_token(db, session_token())
+            session = punchout_session(db, session_token())
             try:
                 change(db, session)
             except sessions.SessionError as exc:
@@ -106,7 +106,7 @@ def transfer():
     gateway = current_gateway()
     try:
         with gateway.db.transaction() as db:
-            session = sessions.by_token(db, session_token())
+            session = punchout_session(db, session_token())
             try:
                 form = transfer_cart(db, session, gateway.settings.default_cxml_version)
             except sessions.SessionError as exc:

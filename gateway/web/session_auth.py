@@ -9,6 +9,9 @@ drops cookies, so none are required.
 from __future__ import annotations
 
 from flask import request
+from flask import session as cookie
+
+from gateway.sessions import service as sessions
 
 
 def session_token() -> str | None:
@@ -16,3 +19,21 @@ def session_token() -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return request.values.get("session") or None
+
+
+def punchout_session(db, token: str | None):
+    """The session the token opens; an agent's on-behalf session only for that agent.
+
+    The on-behalf token travels in links like any storefront token, so it is
+    also tied to the agent's console sign-in: a copied link opens nothing.
+    """
+    session = sessions.by_token(db, token)
+    if session.protocol == "support":
+        owner = (session.details.get("on_behalf") or {}).get("agent_id")
+        if owner is None or cookie.get("agent_id") != owner:
+            raise sessions.SessionError(
+                "This storefront was opened by a support agent for a buyer user. Sign in to "
+                "the support console as that agent to use it.",
+                403,
+            )
+    return session

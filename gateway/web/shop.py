@@ -14,7 +14,7 @@ from gateway.models import Supplier
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.web import current_gateway
-from gateway.web.session_auth import session_token
+from gateway.web.session_auth import punchout_session, session_token
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
 PAGE_SIZE = 24
@@ -55,7 +55,7 @@ def index():
         page = 1
     try:
         with gateway.db.transaction() as db:
-            session = sessions.by_token(db, token)
+            session = punchout_session(db, token)
             products, total = catalog.search(
                 db,
                 session.buyer_id,
@@ -96,7 +96,7 @@ def product(sku: str):
     token = session_token()
     try:
         with gateway.db.transaction() as db:
-            session = sessions.by_token(db, token)
+            session = punchout_session(db, token)
             found = catalog.product_for(db, session.buyer_id, sku)
             if found is not None and not sessions.permissions_of(session).sees(
                 found.product.category
@@ -123,7 +123,7 @@ def cart():
     token = session_token()
     try:
         with gateway.db.transaction() as db:
-            session = sessions.by_token(db, token)
+            session = punchout_session(db, token)
             return _page("shop/cart.html", db, session, token)
     except sessions.SessionError as exc:
         return _error(exc)
@@ -139,7 +139,7 @@ def change_cart():
     back = request.form.get("back") == "product"
     try:
         with gateway.db.transaction() as db:
-            session = sessions.by_token(db, token)
+            session = punchout_session(db, token)
             try:
                 if action == "remove":
                     sessions.remove(db, session, sku)

@@ -18,8 +18,9 @@ from flask import (
     url_for,
 )
 
-from gateway.models import Agent, OutboxMessage, utcnow
-from gateway.support import accounts, queries
+from gateway.models import Agent, OutboxMessage, PunchoutSession, utcnow
+from gateway.sessions.events import record
+from gateway.support import accounts, on_behalf, queries
 from gateway.web import current_gateway
 
 bp = Blueprint("support", __name__, url_prefix="/support")
@@ -220,6 +221,77 @@ def callers():
     if term:
         audit("callers.lookup", term)
     return page
+
+
+@bp.post("/users/<int:user_id>/on-behalf")
+@signed_in()
+def on_behalf_open(user_id: int):
+    """Open the storefront as this buyer user (the banner and the audit log say so)."""
+    gateway = current_gateway()
+    try:
+        with gateway.db.transaction() as db:
+            shopping, token = on_behalf.open_for(
+                db, db.get(Agent, g.agent.id), user_id, gateway.settings.session_ttl_seconds
+            )
+            session_id = shopping.id
+    except on_behalf.OnBehalfRefused as exc:
+        abort(exc.status, exc.message)
+    audit("on_behalf.open", f"user {user_id}", session=session_id)
+    return redirect(url_for("shop.index", session=token))
+
+
+def _finish_on_behalf(session_id: int, action: str, finish):
+    """Save or place an on-behalf cart; a refusal is logged and shown with a way back."""
+    gateway = current_gateway()
+    try:
+        with gateway.db.transaction() as db:
+            result = finish(db, db.get(Agent, g.agent.id))
+    except on_behalf.OnBehalfRefused as exc:
+        with gateway.db.transaction() as db:
+            if db.get(PunchoutSession, session_id) is not None:
+                record(
+                    db,
+                    f"on_behalf.{action}_refused",
+                    exc.message,
+                    buyer_id=db.get(PunchoutSession, session_id).buyer_id,
+                    session_id=session_id,
+                    level="warning",
+                )
+        audit(f"on_behalf.{action}_refused", f"session {session_id}", reason=exc.message)
+        token = request.form.get("session", "")
+        back = url_for("shop.cart", session=token) if token else None
+        return (
+            render_template("error.html", title="Not done", message=exc.message, back=back),
+            exc.status,
+        )
+    audit(f"on_behalf.{action}", f"session {session_id}", **result)
+    return redirect(url_for("support.session_page", session_id=session_id))
+
+
+@bp.post("/on-behalf/<int:session_id>/save")
+@signed_in()
+def on_behalf_save(session_id: int):
+    def finish(db, agent):
+        on_behalf.save(db, agent, session_id)
+        return {}
+
+    return _finish_on_behalf(session_id, "save", finish)
+
+
+@bp.post("/on-behalf/<int:session_id>/place")
+@signed_in()
+def on_behalf_place(session_id: int):
+    def finish(db, agent):
+        order = on_behalf.place(
+            db,
+            agent,
+            session_id,
+            request.form.get("reference", ""),
+            request.form.get("comment", ""),
+        )
+        return {"order": order.id, "order_id": order.order_id}
+
+    return _finish_on_behalf(session_id, "place", finish)
 
 
 @bp.get("/outbox")

@@ -108,7 +108,8 @@ def test_search_by_po_number_and_cart_against_order(client, agents):
     page = client.get("/support/?q=PO-SUPPORT-1").get_data(as_text=True)
     session_id = re.search(r"/support/sessions/(\d+)", page).group(1)
     detail = client.get(f"/support/sessions/{session_id}").get_data(as_text=True)
-    assert "Cart against order" in detail and 'class="mismatch"' in detail
+    assert "Price check" in detail and 'class="mismatch"' in detail
+    assert "quantity differs from the cart" in detail
 
 
 def test_outbox_retry_and_the_audit_log(client, agents):
@@ -181,9 +182,10 @@ def test_caller_lookup_and_price_check(client, agents):
     session_id = re.search(r"/support/sessions/(\d+)", page).group(1)
     detail = client.get(f"/support/sessions/{session_id}").get_data(as_text=True)
     # list 14.90, contract 12.90, cart 12.90, ordered at 14.90: highlighted
-    row = re.search(r'<tr class="mismatch">(.*?)</tr>', detail, re.S).group(1)
-    for price in ("14.90", "12.90"):
-        assert price in row
+    row = re.search(r'<tr data-sku="NW-1001" class="mismatch">(.*?)</tr>', detail, re.S).group(1)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+    assert cells == ["1", "1", "14.90", "12.90", "12.90", "14.90"]  # qty, list, contract...
+    assert "price differs from the cart; price differs from the contract" in row
     assert "Nobody matches" in client.get("/support/callers?q=nobody-at-all").get_data(as_text=True)
 
 

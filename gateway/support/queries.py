@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from gateway import money
 from gateway.models import Buyer, Event, Order, OutboxMessage, PunchoutSession, User, utcnow
 
 STATUSES = ("open", "transferred", "ordered", "abandoned", "failed", "saved", "loaded")
@@ -90,26 +91,56 @@ def session_detail(db: Session, session_id: int) -> dict | None:
     orders = list(
         db.scalars(select(Order).where(Order.session_id == session_id).order_by(Order.id))
     )
-    comparison = []
-    cart = {line.id: line for line in session.lines}
+    # The price check: every cart line with what each order made of it, then
+    # order lines that match no line of this cart.
+    by_cart_line: dict[int, list] = {}
+    unmatched = []
     for order in orders:
         for line in order.lines:
-            cart_line = cart.get(line.cart_line_id) if line.cart_line_id else None
-            comparison.append(
-                {
-                    "order": order.order_id,
-                    "line": line.line_number,
-                    "sku": line.sku,
-                    "list_price": cart_line.list_price if cart_line else None,
-                    "cart_quantity": line.cart_quantity,
-                    "order_quantity": line.quantity,
-                    "cart_price": line.cart_price,
-                    "order_price": line.unit_price,
-                    "contract_price": line.contract_price,
-                    "matched": cart_line is not None,
-                }
-            )
+            if line.cart_line_id is not None:
+                by_cart_line.setdefault(line.cart_line_id, []).append((order, line))
+            else:
+                unmatched.append((order, line))
+    comparison = []
+    for cart_line in session.lines:
+        for order, line in by_cart_line.get(cart_line.id) or [(None, None)]:
+            comparison.append(_price_row(cart_line, order, line))
+    comparison += [_price_row(None, order, line) for order, line in unmatched]
     return {"session": session, "events": events, "orders": orders, "comparison": comparison}
+
+
+def _price_row(cart_line, order, line) -> dict:
+    row = {
+        "order": order.order_id if order else None,
+        "line": line.line_number if line else None,
+        "sku": cart_line.sku if cart_line else line.sku,
+        "description": cart_line.description if cart_line else line.description,
+        "list_price": cart_line.list_price if cart_line else None,
+        "contract_price": line.contract_price
+        if line is not None and line.contract_price is not None
+        else (cart_line.contract_price if cart_line else None),
+        "cart_quantity": cart_line.quantity if cart_line else None,
+        "cart_price": cart_line.unit_price if cart_line else None,
+        "order_quantity": line.quantity if line else None,
+        "order_price": line.unit_price if line else None,
+    }
+    problems = []
+    if cart_line is None:
+        problems.append("not from this cart")
+    if line is not None and cart_line is not None:
+        if line.quantity != cart_line.quantity:
+            problems.append("quantity differs from the cart")
+        if line.unit_price != cart_line.unit_price:
+            problems.append("price differs from the cart")
+    price = row["order_price"] if line is not None else row["cart_price"]
+    if row["contract_price"] is not None and price is not None and price != row["contract_price"]:
+        problems.append("price differs from the contract")
+    row["problems"] = problems
+    for key in ("list_price", "contract_price", "cart_price", "order_price"):
+        row[key] = None if row[key] is None else money.amount(row[key])
+    for key in ("cart_quantity", "order_quantity"):
+        row[key] = None if row[key] is None else money.quantity(row[key])
+    return row
 
 
 def buyers(db: Session) -> list[Buyer]:

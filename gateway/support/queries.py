@@ -9,7 +9,16 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gateway import money
-from gateway.models import Buyer, Event, Order, OutboxMessage, PunchoutSession, User, utcnow
+from gateway.models import (
+    Buyer,
+    CartLine,
+    Event,
+    Order,
+    OutboxMessage,
+    PunchoutSession,
+    User,
+    utcnow,
+)
 
 STATUSES = ("open", "transferred", "ordered", "abandoned", "failed", "saved", "loaded")
 PAGE = 50
@@ -79,6 +88,19 @@ def list_sessions(db: Session, f: SessionFilter) -> tuple[list[PunchoutSession],
     rows = list(db.scalars(stmt.order_by(PunchoutSession.id.desc()).limit(PAGE + 1)).unique())
     cursor = rows[PAGE - 1].id if len(rows) > PAGE else None
     return rows[:PAGE], cursor
+
+
+def line_counts(db: Session, sessions: list[PunchoutSession]) -> dict[int, int]:
+    """Cart lines per session, in one query for a whole page."""
+    if not sessions:
+        return {}
+    return dict(
+        db.execute(
+            select(CartLine.session_id, func.count())
+            .where(CartLine.session_id.in_([s.id for s in sessions]))
+            .group_by(CartLine.session_id)
+        ).all()
+    )
 
 
 def session_detail(db: Session, session_id: int) -> dict | None:

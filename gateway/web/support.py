@@ -164,6 +164,7 @@ def sessions():
         page = render_template(
             "support/sessions.html",
             rows=rows,
+            lines=queries.line_counts(db, rows),
             cursor=cursor,
             f=f,
             buyers=buyer_list,

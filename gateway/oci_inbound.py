@@ -185,6 +185,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         token_ttl=gateway.settings.start_token_ttl_seconds,
         return_url=call.hook_url,
         selected_sku=call.product_id if call.function == "DETAIL" else None,
+        load_saved=call.function not in ("VALIDATE", "BACKGROUND_SEARCH"),
         details={
             "echo": [list(pair) for pair in call.echo],
             "target": call.target,

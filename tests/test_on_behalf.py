@@ -276,3 +276,25 @@ def test_abandoned_and_failed_sessions_are_told_apart(client, agents):
     assert cookies("abandoned") == ["left-open"]
     assert cookies("open") == ["no-return"]
     assert cookies("failed") == ["will-fail"]
+
+
+def test_a_saved_cart_waits_for_an_oci_punchout_with_a_page(client, agents):
+    from tests.test_oci_endpoint import call, form_of, session_token
+
+    session_token(call(client))  # Max logs in from SAP once
+    sign_in(client)
+    token, session_id = shop_as(client, user_id(agents, "max.muster@acme.example"))
+    add(client, token, "NW-2001", 2)
+    client.post(
+        f"/support/on-behalf/{session_id}/save",
+        data={"csrf_token": csrf(client, "/support/"), "session": token},
+    )
+    # A VALIDATE call has no page: the user would never see the agent's cart.
+    _, _, items = form_of(call(client, FUNCTION="VALIDATE", PRODUCTID="NW-1001").data)
+    assert [i["VENDORMAT"] for i in items] == ["NW-1001"]
+    assert session_row(agents, session_id).status == "saved"
+    # The next real punchout opens with it.
+    max_token = session_token(call(client))
+    cart = client.get("/api/v1/punchout/session", headers=bearer(max_token)).get_json()["cart"]
+    assert [(i["sku"], i["quantity"]) for i in cart["items"]] == [("NW-2001", "2")]
+    assert session_row(agents, session_id).status == "loaded"

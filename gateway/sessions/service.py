@@ -72,6 +72,7 @@ def open_session(
     cxml_version: str | None = None,
     selected_sku: str | None = None,
     details: dict | None = None,
+    load_saved: bool = True,
 ) -> Opened:
     token = new_token()
     now = utcnow()
@@ -93,7 +94,9 @@ def open_session(
     )
     db.add(session)
     db.flush()
-    if operation == "create" and user is not None:
+    # Not for calls answered without a page (OCI VALIDATE, BACKGROUND_SEARCH): the
+    # user would never see the agent's cart before it went back.
+    if load_saved and operation == "create" and user is not None:
         load_saved_cart(db, session)
     return Opened(session, token)
 

@@ -298,3 +298,13 @@ def test_a_saved_cart_waits_for_an_oci_punchout_with_a_page(client, agents):
     cart = client.get("/api/v1/punchout/session", headers=bearer(max_token)).get_json()["cart"]
     assert [(i["sku"], i["quantity"]) for i in cart["items"]] == [("NW-2001", "2")]
     assert session_row(agents, session_id).status == "loaded"
+
+
+def test_carts_built_on_behalf_stay_out_of_buyer_health(client, agents):
+    open_session(client)
+    sign_in(client)
+    token, session_id = shop_as(client, user_id(agents, "jane.doe@acme.example"))
+    add(client, token, "NW-1001", 1)
+    page = client.get("/support/buyers").get_data(as_text=True)
+    acme = re.search(r'data-buyer="acme">(.*?)</tr>', page, re.S).group(1)
+    assert re.findall(r'<td class="num">([^<]*)</td>', acme)[0] == "1"  # Jane's own punchout

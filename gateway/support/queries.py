@@ -257,7 +257,8 @@ def buyer_health(db: Session, days: int = 30, leak_days: int = 7) -> list[dict]:
     """Per buyer: activity, transfer rate, leakage, conversion, failures; riskiest first.
 
     Leakage counts carts transferred more than ``leak_days`` ago that never became
-    an order. The chart is sessions per day over the last 14 days.
+    an order. The chart is sessions per day over the last 14 days. Carts agents built
+    on behalf of users are left out: they say nothing about the buyer's own punchouts.
     """
     from datetime import timedelta
 
@@ -271,7 +272,11 @@ def buyer_health(db: Session, days: int = 30, leak_days: int = 7) -> list[dict]:
     for buyer in db.scalars(select(Buyer).order_by(Buyer.id)):
         rows = db.execute(
             select(PunchoutSession.status, func.count())
-            .where(PunchoutSession.buyer_id == buyer.id, PunchoutSession.created_at >= since)
+            .where(
+                PunchoutSession.buyer_id == buyer.id,
+                PunchoutSession.protocol != "support",
+                PunchoutSession.created_at >= since,
+            )
             .group_by(PunchoutSession.status)
         ).all()
         by_status = dict(rows)
@@ -313,6 +318,7 @@ def buyer_health(db: Session, days: int = 30, leak_days: int = 7) -> list[dict]:
                 select(func.date(PunchoutSession.created_at), func.count())
                 .where(
                     PunchoutSession.buyer_id == buyer.id,
+                    PunchoutSession.protocol != "support",
                     PunchoutSession.created_at >= now - timedelta(days=14),
                 )
                 .group_by(func.date(PunchoutSession.created_at))

@@ -9,7 +9,7 @@ requests, printed with its ratio to the floor measured in the same run: the
 sign-in page, which is the same stack with no query.
 
 Usage:
-  .venv/bin/python -m benchmarks.support_pages [--sessions N]
+  .venv/bin/python -m benchmarks.support_pages [--sessions N] [--reuse]
   .venv/bin/python -m benchmarks.support_pages \\
       --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 (on PostgreSQL it creates and drops its own database, punchgate_bench_support).
@@ -25,7 +25,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.common import ROOT
@@ -51,13 +51,20 @@ DOCUMENT = (
 )
 
 
-def fresh_database(url: str | None, tmp: Path) -> str:
+def database(url: str | None, reuse: bool) -> str:
+    """The benchmark's own database: a temporary SQLite file, or a PostgreSQL database
+    made for it; with ``reuse``, the one a previous ``--reuse`` run left."""
     if not url:
-        return f"sqlite:///{tmp / 'support-bench.db'}"
+        folder = Path(tempfile.gettempdir()) if reuse else Path(tempfile.mkdtemp())
+        return f"sqlite:///{folder / 'punchgate-bench-support.db'}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS punchgate_bench_support"))
-        conn.execute(text("CREATE DATABASE punchgate_bench_support"))
+        exists = conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = 'punchgate_bench_support'")
+        )
+        if not (reuse and exists):
+            conn.execute(text("DROP DATABASE IF EXISTS punchgate_bench_support WITH (FORCE)"))
+            conn.execute(text("CREATE DATABASE punchgate_bench_support"))
     admin.dispose()
     return make_url(url).set(database="punchgate_bench_support").render_as_string(False)
 
@@ -66,7 +73,7 @@ def drop_database(url: str | None) -> None:
     if url:
         admin = create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS punchgate_bench_support"))
+            conn.execute(text("DROP DATABASE IF EXISTS punchgate_bench_support WITH (FORCE)"))
         admin.dispose()
 
 
@@ -81,8 +88,8 @@ def status_of(n: int) -> str:
     return STATUSES[n % 10]
 
 
-def seed(url: str, sessions: int) -> dict:
-    """Bulk rows through Core; returns the values the timed requests look for."""
+def seed(url: str, sessions: int) -> None:
+    """Bulk rows through Core, in chunks."""
     engine = create_engine(url)
     now = utcnow()
     step = timedelta(days=180) / sessions
@@ -200,17 +207,22 @@ def seed(url: str, sessions: int) -> dict:
                 )
         else:
             conn.execute(text("ANALYZE"))
-        middle = sessions // 2
-        middle -= middle % 20 - 4  # an ordered session, with an order
-        target = conn.scalar(select(PunchoutSession.id).where(PunchoutSession.id == middle + 1))
     engine.dispose()
+
+
+def lookups(sessions: int) -> dict:
+    """What the timed requests look for: a session in the middle that has an order."""
+    middle = sessions // 2
+    middle -= middle % 20 - 4
     return {
-        "session": target,
+        "session": middle + 1,
         "email": f"user{middle % USERS}@{buyer_of(middle % USERS)}.example",
         "po": f"PO-{middle}",
         "cookie": f"cookie-{middle}",
         "deep": middle + 1,
-        "day": (now - timedelta(days=90)).date().isoformat(),
+        "day": (utcnow() - timedelta(days=90)).date().isoformat(),
+        "month": (utcnow() - timedelta(days=120)).date().isoformat(),
+        "half": (utcnow() - timedelta(days=270)).date().isoformat(),
     }
 
 
@@ -231,22 +243,35 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the seeded database, and time it again next run without seeding",
+    )
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="pg-bench-support-"))
-    url = fresh_database(args.database_url, tmp)
+    url = database(args.database_url, args.reuse)
+    app = None
     try:
         upgrade(url)
         settings = Settings(database_url=url, secret_key="bench-secret-key-for-support-pages")
         app = create_app(settings)
         gateway = app.extensions["punchgate"]
-        with gateway.db.transaction() as db:
-            load_buyers(db, ROOT / "fixtures/demo/buyers.toml", gateway.box, env={})
-        with gateway.db.transaction() as db:
-            load_catalog(db, ROOT / "fixtures/demo/catalog.csv")
-            add_agent(db, gateway.box, "bench@supplier.example", PASSWORD, "agent")
         db_name = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-        print(f"Support pages, {db_name}, seeding {args.sessions:,} sessions with events")
-        found = seed(url, args.sessions)
+        with gateway.db.transaction() as db:
+            seeded = db.scalar(select(func.count()).select_from(PunchoutSession))
+        if seeded != args.sessions:
+            if seeded:
+                raise SystemExit(f"{url} holds {seeded} sessions: run once without --reuse")
+            with gateway.db.transaction() as db:
+                load_buyers(db, ROOT / "fixtures/demo/buyers.toml", gateway.box, env={})
+            with gateway.db.transaction() as db:
+                load_catalog(db, ROOT / "fixtures/demo/catalog.csv")
+                add_agent(db, gateway.box, "bench@supplier.example", PASSWORD, "agent")
+            print(f"Support pages, {db_name}, seeding {args.sessions:,} sessions with events")
+            seed(url, args.sessions)
+        else:
+            print(f"Support pages, {db_name}, {seeded:,} sessions seeded by an earlier run")
+        found = lookups(args.sessions)
 
         client = app.test_client()
         page = client.get("/support/login").get_data(as_text=True)
@@ -267,6 +292,8 @@ def main() -> None:
             ("filter status=abandoned", "/support/?status=abandoned", some),
             ("filter protocol=oci", "/support/?protocol=oci", some),
             ("filter from/to one day", f"/support/?from={found['day']}&to={found['day']}", some),
+            ("filter from/to 30 days", f"/support/?from={found['month']}&to={found['day']}", some),
+            ("filter from/to 6 months", f"/support/?from={found['half']}&to={found['day']}", some),
             ("filter user", f"/support/?user={found['email']}", target),
             ("search email", f"/support/?q={found['email']}", target),
             ("search PO number", f"/support/?q={found['po']}", target),
@@ -285,7 +312,10 @@ def main() -> None:
         verdict = "met" if worst < TARGET_MS else "MISSED"
         print(f"  slowest {worst:.1f} ms (target < {TARGET_MS} ms each: {verdict})")
     finally:
-        drop_database(args.database_url)
+        if app is not None:
+            app.extensions["punchgate"].db.engine.dispose()
+        if not args.reuse:
+            drop_database(args.database_url)
 
 
 if __name__ == "__main__":

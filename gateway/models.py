@@ -224,6 +224,8 @@ class PunchoutSession(Base):
         Index("ix_punchout_sessions_user", "user_id"),
         Index("ix_punchout_sessions_status", "status", "id"),
         Index("ix_punchout_sessions_cookie", "buyer_cookie"),
+        Index("ix_punchout_sessions_created", "created_at"),
+        Index("ix_punchout_sessions_buyer_id", "buyer_id", "id"),
     )
 
 

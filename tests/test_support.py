@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -272,3 +273,34 @@ def test_buyer_health_shows_leakage_and_failures(client, agents):
     ]  # sessions, transfer, leaked, conversion, failures
     assert page.index('data-buyer="acme"') < page.index('data-buyer="globex"')  # riskiest first
     assert "<svg" in acme and 'height="20"></rect>' in acme  # today's session at full height
+
+
+@pytest.mark.parametrize("dated", [False, True])
+def test_paging_shows_every_session_once(client, agents, dated):
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.models import PunchoutSession
+
+    base = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    with agents.db.transaction() as db:
+        for n in range(120):  # pairs share a creation time: the cursor must split ties
+            db.add(
+                PunchoutSession(
+                    buyer_id="acme",
+                    protocol="cxml",
+                    operation="create",
+                    status="transferred",
+                    buyer_cookie=f"page-{n}",
+                    created_at=base + timedelta(minutes=n // 2),
+                )
+            )
+    sign_in(client)
+    path = "/support/?from=2026-11-20&to=2026-11-20" if dated else "/support/"
+    seen = []
+    while path:
+        page = client.get(path).get_data(as_text=True)
+        seen += re.findall(r'href="/support/sessions/(\d+)"', page)
+        more = re.search(r'<p class="pager"><a href="([^"]+)"', page)
+        path = more.group(1).replace("&amp;", "&") if more else None
+    assert len(seen) == 120 and len(set(seen)) == 120
+    assert seen == sorted(seen, key=int, reverse=True)  # newest first

@@ -50,6 +50,13 @@ def add(client, token: str, sku: str, quantity: int) -> None:
     assert r.status_code == 302
 
 
+def save_for_user(client, session_id: int, token: str):
+    return client.post(
+        f"/support/on-behalf/{session_id}/save",
+        data={"csrf_token": csrf(client, "/support/"), "session": token},
+    )
+
+
 def session_row(gateway, session_id: int) -> PunchoutSession:
     with gateway.db.transaction() as db:
         session = db.get(PunchoutSession, session_id)
@@ -72,10 +79,7 @@ def test_a_saved_cart_loads_into_the_users_next_punchout(client, agents):
     refused = client.post("/api/v1/punchout/transfer", data={"session": token})
     assert refused.status_code == 409 and b"save it for the user" in refused.data
 
-    r = client.post(
-        f"/support/on-behalf/{session_id}/save",
-        data={"csrf_token": csrf(client, "/support/"), "session": token},
-    )
+    r = save_for_user(client, session_id, token)
     assert r.status_code == 302 and r.headers["Location"].endswith(
         f"/support/sessions/{session_id}"
     )
@@ -115,10 +119,7 @@ def test_the_next_punchout_takes_todays_prices_and_says_what_changed(client, age
     sign_in(client)
     token, session_id = shop_as(client, user_id(agents, "jane.doe@acme.example"))
     add(client, token, "NW-1001", 2)
-    client.post(
-        f"/support/on-behalf/{session_id}/save",
-        data={"csrf_token": csrf(client, "/support/"), "session": token},
-    )
+    save_for_user(client, session_id, token)
     with agents.db.transaction() as db:
         db.execute(
             update(ContractPrice).where(ContractPrice.sku == "NW-1001").values(price="11.50")
@@ -243,10 +244,7 @@ def test_reopening_continues_the_saved_cart(client, agents):
     uid = user_id(agents, "jane.doe@acme.example")
     token, first = shop_as(client, uid)
     add(client, token, "NW-1001", 1)
-    client.post(
-        f"/support/on-behalf/{first}/save",
-        data={"csrf_token": csrf(client, "/support/"), "session": token},
-    )
+    save_for_user(client, first, token)
     token, second = shop_as(client, uid)
     assert second == first
     cart = client.get("/api/v1/punchout/session", headers=bearer(token)).get_json()["cart"]
@@ -285,10 +283,7 @@ def test_a_saved_cart_waits_for_an_oci_punchout_with_a_page(client, agents):
     sign_in(client)
     token, session_id = shop_as(client, user_id(agents, "max.muster@acme.example"))
     add(client, token, "NW-2001", 2)
-    client.post(
-        f"/support/on-behalf/{session_id}/save",
-        data={"csrf_token": csrf(client, "/support/"), "session": token},
-    )
+    save_for_user(client, session_id, token)
     # A VALIDATE call has no page: the user would never see the agent's cart.
     _, _, items = form_of(call(client, FUNCTION="VALIDATE", PRODUCTID="NW-1001").data)
     assert [i["VENDORMAT"] for i in items] == ["NW-1001"]

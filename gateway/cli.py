@@ -476,7 +476,7 @@ def _session_row(s) -> dict:
         "user": (s.user.email or s.user.unique_name) if s.user else None,
         "protocol": s.protocol,
         "operation": s.operation,
-        "status": s.status,
+        "status": s.state,
         "lines": len(s.lines),
         "created_at": s.created_at.isoformat(),
         "transferred_at": s.transferred_at.isoformat() if s.transferred_at else None,
@@ -486,27 +486,19 @@ def _session_row(s) -> dict:
 @sessions.command("list")
 @click.option("--buyer", help="Buyer id.")
 @click.option("--user", help="User email or unique name.")
-@click.option("--status", help="open, transferred, ...")
+@click.option("--status", help="open, abandoned, transferred, ordered, failed, saved or loaded")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def sessions_list(buyer, user, status, limit, as_json) -> None:
-    """Punchout sessions, newest first."""
-    from sqlalchemy import or_
-
-    from gateway.models import PunchoutSession, User
+    """Punchout sessions, newest first (the same filters as the support console)."""
+    from gateway.support.queries import SessionFilter, list_sessions
 
     gateway = _gateway()
     with gateway.db.transaction() as db:
-        stmt = select(PunchoutSession).order_by(PunchoutSession.id.desc()).limit(limit)
-        if buyer:
-            stmt = stmt.where(PunchoutSession.buyer_id == buyer)
-        if status:
-            stmt = stmt.where(PunchoutSession.status == status)
-        if user:
-            stmt = stmt.join(User, PunchoutSession.user_id == User.id).where(
-                or_(User.email == user.lower(), User.unique_name == user)
-            )
-        rows = [_session_row(s) for s in db.scalars(stmt)]
+        found, _ = list_sessions(
+            db, SessionFilter(buyer=buyer, user=user, status=status), limit=limit
+        )
+        rows = [_session_row(s) for s in found]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -36,7 +36,9 @@ class SessionFilter:
     before: int | None = None  # keyset cursor: sessions with a smaller id
 
 
-def list_sessions(db: Session, f: SessionFilter) -> tuple[list[PunchoutSession], int | None]:
+def list_sessions(
+    db: Session, f: SessionFilter, limit: int = PAGE
+) -> tuple[list[PunchoutSession], int | None]:
     """A page of sessions, newest first, and the cursor for the next page."""
     stmt = select(PunchoutSession).options(
         joinedload(PunchoutSession.user), joinedload(PunchoutSession.buyer)
@@ -105,9 +107,9 @@ def list_sessions(db: Session, f: SessionFilter) -> tuple[list[PunchoutSession],
         order = (PunchoutSession.id.desc(),)
         if f.before:
             stmt = stmt.where(PunchoutSession.id < f.before)
-    rows = list(db.scalars(stmt.order_by(*order).limit(PAGE + 1)).unique())
-    cursor = rows[PAGE - 1].id if len(rows) > PAGE else None
-    return rows[:PAGE], cursor
+    rows = list(db.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
+    cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], cursor
 
 
 def line_counts(db: Session, sessions: list[PunchoutSession]) -> dict[int, int]:

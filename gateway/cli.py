@@ -469,7 +469,7 @@ def sessions() -> None:
     """Punchout sessions and their event logs."""
 
 
-def _session_row(s) -> dict:
+def _session_row(s, lines: int) -> dict:
     return {
         "id": s.id,
         "buyer": s.buyer_id,
@@ -477,7 +477,7 @@ def _session_row(s) -> dict:
         "protocol": s.protocol,
         "operation": s.operation,
         "status": s.state,
-        "lines": len(s.lines),
+        "lines": lines,
         "created_at": s.created_at.isoformat(),
         "transferred_at": s.transferred_at.isoformat() if s.transferred_at else None,
     }
@@ -491,14 +491,15 @@ def _session_row(s) -> dict:
 @click.option("--json", "as_json", is_flag=True)
 def sessions_list(buyer, user, status, limit, as_json) -> None:
     """Punchout sessions, newest first (the same filters as the support console)."""
-    from gateway.support.queries import SessionFilter, list_sessions
+    from gateway.support.queries import SessionFilter, line_counts, list_sessions
 
     gateway = _gateway()
     with gateway.db.transaction() as db:
         found, _ = list_sessions(
             db, SessionFilter(buyer=buyer, user=user, status=status), limit=limit
         )
-        rows = [_session_row(s) for s in found]
+        lines = line_counts(db, found)
+        rows = [_session_row(s, lines.get(s.id, 0)) for s in found]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -545,7 +546,7 @@ def sessions_show(session_id: int, as_json: bool) -> None:
         s = db.get(PunchoutSession, session_id)
         if s is None:
             raise click.ClickException(f"no session {session_id}")
-        info = _session_row(s)
+        info = _session_row(s, len(s.lines))
         info.update(
             buyer_cookie=s.buyer_cookie,
             return_url=s.return_url,

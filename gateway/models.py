@@ -18,7 +18,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -203,25 +206,46 @@ class PunchoutSession(Base):
     buyer: Mapped[Buyer] = relationship()
     user: Mapped[User | None] = relationship()
 
-    @property
-    def state(self) -> str:
-        """The status as support sees it: an open session past its expiry was abandoned."""
-        if self.status == "open":
-            now = utcnow()
-            if (self.expires_at and self.expires_at < now) or (
+    @hybrid_property
+    def expired(self) -> bool:
+        """Past its session expiry, or its StartPage link expired unused."""
+        now = utcnow()
+        return bool(
+            (self.expires_at and self.expires_at < now)
+            or (
                 self.started_at is None
                 and self.start_token_expires_at
                 and self.start_token_expires_at < now
-            ):
-                return "abandoned"
-        return self.status
+            )
+        )
+
+    @expired.inplace.expression
+    @classmethod
+    def _expired_expression(cls):
+        now = utcnow()
+        # Written so that no NULL makes the negation unknown (open must be ~abandoned).
+        return or_(
+            and_(cls.expires_at.is_not(None), cls.expires_at < now),
+            and_(
+                cls.started_at.is_(None),
+                cls.start_token_expires_at.is_not(None),
+                cls.start_token_expires_at < now,
+            ),
+        )
+
+    @property
+    def state(self) -> str:
+        """The status as support sees it: an open session past its expiry was abandoned."""
+        return "abandoned" if self.status == "open" and self.expired else self.status
 
     lines: Mapped[list[CartLine]] = relationship(
         back_populates="session", order_by="CartLine.position", cascade="all, delete-orphan"
     )
     __table_args__ = (
         Index("ix_punchout_sessions_buyer_created", "buyer_id", "created_at"),
-        Index("ix_punchout_sessions_user", "user_id"),
+        # user_id first serves "this user's sessions"; status second finds a cart an
+        # agent saved for the user on every punchout, however many sessions they have.
+        Index("ix_punchout_sessions_user_status", "user_id", "status"),
         Index("ix_punchout_sessions_status", "status", "id"),
         Index("ix_punchout_sessions_cookie", "buyer_cookie"),
         Index("ix_punchout_sessions_created", "created_at"),

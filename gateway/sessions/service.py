@@ -101,18 +101,23 @@ def open_session(
     return Opened(session, token)
 
 
+def saved_cart(db: Session, user_id: int) -> PunchoutSession | None:
+    """The cart a support agent saved for this user and no punchout has loaded yet."""
+    return db.scalar(
+        select(PunchoutSession)
+        .where(PunchoutSession.user_id == user_id, PunchoutSession.status == "saved")
+        .order_by(PunchoutSession.id.desc())
+        .limit(1)
+    )
+
+
 def load_saved_cart(db: Session, session: PunchoutSession) -> None:
     """Fill a new cart with the one a support agent saved for this user, if any.
 
     Prices are taken again from today's catalog and contract: the user
     transfers what they would pay now, not what the agent saw.
     """
-    saved = db.scalar(
-        select(PunchoutSession)
-        .where(PunchoutSession.user_id == session.user_id, PunchoutSession.status == "saved")
-        .order_by(PunchoutSession.id.desc())
-        .limit(1)
-    )
+    saved = saved_cart(db, session.user_id)
     if saved is None:
         return
     agent = (saved.details.get("on_behalf") or {}).get("agent", "a support agent")

@@ -29,7 +29,7 @@ from gateway import money
 from gateway.models import Agent, Order, OrderLine, PunchoutSession, User, utcnow
 from gateway.orders.intake import describe, queue_for_marketplace, role_limit
 from gateway.sessions.events import record
-from gateway.sessions.service import hash_token, new_token
+from gateway.sessions.service import hash_token, new_token, saved_cart
 
 _REFERENCE = re.compile(r"^[\w./#:-]{1,100}$")
 
@@ -60,12 +60,7 @@ def open_for(db: Session, agent: Agent, user_id: int, ttl: int) -> tuple[Punchou
         raise OnBehalfRefused(f"No user {user_id}.", 404)
     now = utcnow()
     token = new_token()
-    session = db.scalar(
-        select(PunchoutSession)
-        .where(PunchoutSession.user_id == user.id, PunchoutSession.status == "saved")
-        .order_by(PunchoutSession.id.desc())
-        .limit(1)
-    )
+    session = saved_cart(db, user.id)
     reopened = session is not None
     if session is None:
         session = PunchoutSession(

@@ -46,16 +46,7 @@ def list_sessions(
     if f.buyer:
         stmt = stmt.where(PunchoutSession.buyer_id == f.buyer)
     if f.status in ("open", "abandoned"):
-        now = utcnow()
-        # Written so that no NULL makes the negation unknown (open must be ~abandoned).
-        expired = or_(
-            and_(PunchoutSession.expires_at.is_not(None), PunchoutSession.expires_at < now),
-            and_(
-                PunchoutSession.started_at.is_(None),
-                PunchoutSession.start_token_expires_at.is_not(None),
-                PunchoutSession.start_token_expires_at < now,
-            ),
-        )
+        expired = PunchoutSession.expired
         stmt = stmt.where(
             PunchoutSession.status == "open", expired if f.status == "abandoned" else ~expired
         )
@@ -284,7 +275,6 @@ def buyer_health(db: Session, days: int = 30, leak_days: int = 7) -> list[dict]:
     """
     from datetime import timedelta
 
-    from gateway.models import utcnow
     from provisioning.rotation import credential_report
 
     now = utcnow()

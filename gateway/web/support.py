@@ -249,12 +249,13 @@ def _finish_on_behalf(session_id: int, action: str, finish):
             result = finish(db, db.get(Agent, g.agent.id))
     except on_behalf.OnBehalfRefused as exc:
         with gateway.db.transaction() as db:
-            if db.get(PunchoutSession, session_id) is not None:
+            refused = db.get(PunchoutSession, session_id)
+            if refused is not None:
                 record(
                     db,
                     f"on_behalf.{action}_refused",
                     exc.message,
-                    buyer_id=db.get(PunchoutSession, session_id).buyer_id,
+                    buyer_id=refused.buyer_id,
                     session_id=session_id,
                     level="warning",
                 )

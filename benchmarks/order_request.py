@@ -19,11 +19,11 @@ from lxml import etree
 from sqlalchemy import insert
 
 from benchmarks.common import ROOT
-from gateway import inbound
 from gateway.config import Settings
 from gateway.marketplace.catalog import load_catalog
 from gateway.migrate import upgrade
 from gateway.models import Order, OrderLine
+from gateway.punchout import cxml as inbound
 from gateway.state import Gateway
 from provisioning.buyers import load_buyers
 

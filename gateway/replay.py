@@ -244,8 +244,8 @@ def write_expectation(path: Path, buyer: str | None, expect: dict) -> None:
 
 def in_process_sender(gateway):
     """Send through the real request handler; report the events the document caused."""
-    from gateway import inbound
     from gateway.models import Event
+    from gateway.punchout import cxml as inbound
 
     def send(body: bytes):
         with gateway.db.transaction() as db:
@@ -390,8 +390,8 @@ def oci_pairs(path: Path, login: OciLogin) -> list[tuple[str, str]]:
 
 
 def oci_in_process(gateway):
-    from gateway import oci_inbound
     from gateway.models import Event
+    from gateway.punchout import oci as oci_inbound
 
     def send(login: OciLogin, pairs):
         with gateway.db.transaction() as db:

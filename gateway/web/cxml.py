@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from gateway import inbound
 from gateway.mime import MimeError, split_related
+from gateway.punchout import cxml as inbound
 from gateway.web import current_gateway
 
 bp = Blueprint("cxml", __name__)

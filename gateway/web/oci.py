@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from gateway import oci_inbound
+from gateway.punchout import oci as oci_inbound
 from gateway.web import current_gateway
 
 bp = Blueprint("oci", __name__)

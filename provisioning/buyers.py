@@ -69,6 +69,7 @@ SCHEMA = {
                 "auto_create_users": bool,
                 "default_role": str,
                 "unknown_roles": str,
+                "unidentified_users": str,
                 "role_map": dict,
                 "role_extrinsics": [str],
                 "new_role_template": dict,
@@ -254,6 +255,7 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
                 "auto_create_users": True,
                 "default_role": "requester",
                 "unknown_roles": "create",
+                "unidentified_users": "generic",
                 "role_map": {},
                 **raw.get("provisioning", {}),
             },
@@ -299,6 +301,10 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
         if settings["provisioning"]["unknown_roles"] not in ("create", "default", "reject"):
             raise ConfigError(
                 f"{who}: buyer.provisioning.unknown_roles must be create, default or reject"
+            )
+        if settings["provisioning"]["unidentified_users"] not in ("generic", "refuse"):
+            raise ConfigError(
+                f"{who}: buyer.provisioning.unidentified_users must be generic or refuse"
             )
         spec = BuyerSpec(buyer_id, raw["name"], prefixes, settings)
         for i, cred in enumerate(cxml.get("from", [])):

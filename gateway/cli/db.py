@@ -1,0 +1,23 @@
+"""``punchgate db``: the database schema."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.config import Settings
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations (SQLite or PostgreSQL)."""
+    from gateway.migrate import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")

@@ -1,0 +1,105 @@
+"""``punchgate serve`` and ``punchgate demo``: run the gateway."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from gateway.cli.output import open_gateway
+from gateway.config import Settings
+
+# The checkout (or installed tree) holding wsgi.py and fixtures/.
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--outbox-worker", is_flag=True, help="Also run the outbox worker beside gunicorn.")
+def serve(host: str, port: int, workers: int, outbox_worker: bool) -> None:
+    """Serve with gunicorn (production server)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        # %(U)s is the path without the query string: OCI logins arrive as GET
+        # parameters (USERNAME/PASSWORD), which must never reach a log.
+        "--access-logformat",
+        '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"',
+        "--max-requests",
+        "5000",
+        "--max-requests-jitter",
+        "500",
+        "wsgi:app",
+    ]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Without a public URL configured, StartPage links point at the bound address.
+    env.setdefault("PUNCHGATE_BASE_URL", f"http://{host}:{port}")
+    if not outbox_worker:
+        os.execvpe(argv[0], argv, env)  # noqa: S606 - replace this process with gunicorn
+    import signal
+    import subprocess
+
+    # Both children live and die together; the worker is a separate process so a
+    # crash in one never takes the other down.
+    children = [
+        subprocess.Popen(argv, env=env),
+        subprocess.Popen([sys.executable, "-m", "gateway", "outbox", "run"], env=env),
+    ]
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            child.wait(10)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only migrate and load the demo data.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Migrate, load the demo supplier, buyers and catalog, then serve."""
+    from gateway.marketplace.catalog import load_catalog
+    from gateway.migrate import upgrade
+    from provisioning.buyers import load_buyers
+
+    demo_dir = ROOT / "fixtures" / "demo"
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    gateway = open_gateway()
+    with gateway.db.transaction() as session:
+        load_buyers(session, demo_dir / "buyers.toml", gateway.box, env={**os.environ})
+    with gateway.db.transaction() as session:
+        products, _ = load_catalog(session, demo_dir / "catalog.csv")
+    click.echo(f"demo loaded: {products} products; buyers from {demo_dir / 'buyers.toml'}")
+    click.echo(
+        f"try: curl -s -X POST --data-binary @{demo_dir / 'setup-request.xml'} "
+        f"http://{host}:{port}/cxml"
+    )
+    if not no_serve:
+        click.get_current_context().invoke(
+            serve, host=host, port=port, workers=2, outbox_worker=True
+        )

@@ -1,0 +1,137 @@
+"""``punchgate sessions``: punchout sessions and their event logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from gateway.cli.output import echo_json, fail, json_option, open_gateway
+
+
+@click.group()
+def sessions() -> None:
+    """Punchout sessions and their event logs."""
+
+
+def _session_row(s, lines: int) -> dict:
+    return {
+        "id": s.id,
+        "buyer": s.buyer_id,
+        "user": (s.user.email or s.user.unique_name) if s.user else None,
+        "protocol": s.protocol,
+        "operation": s.operation,
+        "status": s.state,
+        "lines": lines,
+        "created_at": s.created_at.isoformat(),
+        "transferred_at": s.transferred_at.isoformat() if s.transferred_at else None,
+    }
+
+
+@sessions.command("list")
+@click.option("--buyer", help="Buyer id.")
+@click.option("--user", help="User email or unique name.")
+@click.option("--status", help="open, abandoned, transferred, ordered, failed, saved or loaded")
+@click.option("--limit", default=50, show_default=True)
+@json_option
+def sessions_list(buyer, user, status, limit, as_json) -> None:
+    """Punchout sessions, newest first (the same filters as the support console)."""
+    from gateway.support.queries import SessionFilter, line_counts, list_sessions
+
+    gateway = open_gateway()
+    with gateway.db.transaction() as db:
+        found, _ = list_sessions(
+            db, SessionFilter(buyer=buyer, user=user, status=status), limit=limit
+        )
+        lines = line_counts(db, found)
+        rows = [_session_row(s, lines.get(s.id, 0)) for s in found]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no sessions")
+        return
+    click.echo(
+        f"{'ID':>6}  {'BUYER':<14} {'USER':<28} {'PROTO':<5} {'OP':<8} {'STATUS':<12} "
+        f"{'LINES':>5}  CREATED"
+    )
+    for r in rows:
+        click.echo(
+            f"{r['id']:>6}  {r['buyer']:<14} {(r['user'] or '-'):<28} {r['protocol']:<5} "
+            f"{r['operation']:<8} {r['status']:<12} {r['lines']:>5}  {r['created_at'][:19]}"
+        )
+
+
+@sessions.command("export")
+@click.argument("session_id", type=int)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def sessions_export(session_id: int, directory: Path) -> None:
+    """Write a session's documents (secrets redacted) as a replayable fixture set."""
+    from gateway.replay import export_session
+
+    try:
+        written = export_session(open_gateway(), session_id, directory)
+    except ValueError as exc:
+        fail(str(exc))
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"replay with: punchgate replay {directory}")
+
+
+@sessions.command("show")
+@click.argument("session_id", type=int)
+@json_option
+def sessions_show(session_id: int, as_json: bool) -> None:
+    """One session: every event with its document, and the cart."""
+    from gateway.models import Event, PunchoutSession
+    from gateway.sessions.service import cart_view
+
+    gateway = open_gateway()
+    with gateway.db.transaction() as db:
+        s = db.get(PunchoutSession, session_id)
+        if s is None:
+            fail(f"no session {session_id}")
+        info = _session_row(s, len(s.lines))
+        info.update(
+            buyer_cookie=s.buyer_cookie,
+            return_url=s.return_url,
+            payload_id=s.payload_id,
+            identity=s.details.get("identity"),
+            cart=cart_view(s, show_prices=True),
+        )
+        events = [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "level": e.level,
+                "message": e.message,
+                "data": e.data,
+                "document": e.document,
+            }
+            for e in db.scalars(select(Event).where(Event.session_id == s.id).order_by(Event.id))
+        ]
+    if as_json:
+        echo_json({**info, "events": events})
+        return
+    click.echo(
+        f"session {info['id']}  buyer {info['buyer']}  user {info['user'] or '-'}  "
+        f"{info['protocol']}/{info['operation']}  {info['status']}"
+    )
+    click.echo(f"BuyerCookie {info['buyer_cookie']}  return {info['return_url'] or '-'}")
+    click.echo("")
+    click.echo("cart:")
+    for item in info["cart"]["items"]:
+        click.echo(
+            f"  {item['quantity']:>6} x {item['sku']:<16} {item['unit_price']:>10} "
+            f"{item['currency']}  {item['description']}"
+        )
+    click.echo(f"  total {info['cart']['total']} {info['cart']['currency'] or ''}")
+    click.echo("")
+    click.echo("events:")
+    for e in events:
+        click.echo(f"  {e['at'][:19]}  {e['level']:<7} {e['kind']:<18} {e['message']}")
+        if e["document"]:
+            for line in e["document"].splitlines()[:200]:
+                click.echo(f"      | {line}")

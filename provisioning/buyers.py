@@ -77,7 +77,7 @@ SCHEMA = {
             },
             "roles": dict,
             "outbound": {"url": str, "shared_secret": str, "shared_secret_env": str},
-            "orders": {"mismatch_policy": str},
+            "orders": {"mismatch_policy": str, "lines_without_part": str},
             "support": {"order_on_behalf": bool},
             "credentials": {"overlap_days": int, "allow_weak": bool},
             "signing": {
@@ -260,7 +260,11 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
                 **raw.get("provisioning", {}),
             },
             "outbound": {"url": raw.get("outbound", {}).get("url")},
-            "orders": {"mismatch_policy": "accept_and_flag", **raw.get("orders", {})},
+            "orders": {
+                "mismatch_policy": "accept_and_flag",
+                "lines_without_part": "accept_and_flag",
+                **raw.get("orders", {}),
+            },
             "support": {"order_on_behalf": False, **raw.get("support", {})},
             "signing": _signing(raw.get("signing", {}), who),
             "credentials": {
@@ -271,6 +275,13 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
         }
         if not 0 <= settings["credentials"]["overlap_days"] <= 365:
             raise ConfigError(f"{who}: buyer.credentials.overlap_days must be 0 to 365")
+        if settings["orders"]["lines_without_part"] not in (
+            "accept_and_flag",
+            "reject",
+        ):
+            raise ConfigError(
+                f"{who}: buyer.orders.lines_without_part must be accept_and_flag or reject"
+            )
         if settings["orders"]["mismatch_policy"] not in ("accept_and_flag", "reject"):
             raise ConfigError(
                 f"{who}: buyer.orders.mismatch_policy must be accept_and_flag or reject"

@@ -23,7 +23,7 @@ class UserRefused(Exception):
 
 @dataclass
 class Decision:
-    kind: str  # user.created | user.updated | user.matched | user.anonymous | role.mapped
+    kind: str  # user.created | user.updated | user.matched | user.generic | role.mapped
     message: str
     data: dict = field(default_factory=dict)
 
@@ -69,16 +69,60 @@ def _map_roles(buyer: Buyer, identity: Identity, decisions: list[Decision]) -> l
     return list(dict.fromkeys(roles or [default]))
 
 
+GENERIC_PREFIX = "generic:"
+
+
+def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decision]) -> User:
+    """The one user behind every request of ``login`` that names no person."""
+    unique_name = f"{GENERIC_PREFIX}{login}"[:255]
+    user = db.scalar(
+        select(User).where(User.buyer_id == buyer.id, User.unique_name == unique_name).limit(1)
+    )
+    if user is None:
+        default = buyer.settings.get("provisioning", {}).get("default_role", "requester")
+        user = User(
+            buyer_id=buyer.id,
+            unique_name=unique_name,
+            name=f"Generic user of login {login}",
+            roles=[default],
+            last_seen_at=utcnow(),
+        )
+        db.add(user)
+        db.flush()
+        created = " (created)"
+    else:
+        user.last_seen_at = utcnow()
+        created = ""
+    decisions.append(
+        Decision(
+            "user.generic",
+            f"the request names no person (no email, unique name or contact); the generic "
+            f"user {unique_name!r} of login {login!r} is used{created}",
+            {"user_id": user.id, "login": login},
+        )
+    )
+    return user
+
+
 def resolve_user(
-    db: Session, buyer: Buyer, identity: Identity
+    db: Session, buyer: Buyer, identity: Identity, login: str = ""
 ) -> tuple[User | None, list[Decision]]:
-    """Find the user by email, then unique name; create or refuse per buyer policy."""
+    """Find the user by email, then unique name; create or refuse per buyer policy.
+
+    ``login`` is the technical login the request came with (cXML Sender identity,
+    OCI user name); a request that names no person gets that login's generic
+    user, or is refused, as the buyer's ``unidentified_users`` says.
+    """
     decisions: list[Decision] = []
     if not (identity.email or identity.unique_name):
-        decisions.append(
-            Decision("user.anonymous", "the request names no user (no email or unique name)")
-        )
-        return None, decisions
+        policy = buyer.settings.get("provisioning", {})
+        if policy.get("unidentified_users", "generic") == "refuse":
+            raise UserRefused(
+                f"the request names no person (no UserEmail, UniqueName, Contact email or "
+                f"user parameter) and buyer {buyer.id!r} requires one "
+                '(unidentified_users = "refuse")'
+            )
+        return _generic_user(db, buyer, login or "unknown", decisions), decisions
     user = None
     if identity.email:
         user = db.scalar(

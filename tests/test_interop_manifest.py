@@ -157,11 +157,16 @@ def prepare_cxml(raw: bytes, listener: ReturnListener) -> tuple[bytes, str]:
     secret = "interop-" + secrets.token_hex(12)
     sender = re.search(rb"<Sender\b.*?</Sender>", raw, re.DOTALL)
     block = sender.group(0)
-    fixed = re.sub(rb"<Identity\s*/>|<Identity>\s*</Identity>", b"<Identity>interop</Identity>", block)
+    fixed = re.sub(
+        rb"<Identity\s*/>|<Identity>\s*</Identity>", b"<Identity>interop</Identity>", block
+    )
     if re.search(rb"<SharedSecret>\s*[^<\s][^<]*</SharedSecret>", fixed) is None:
         fixed = re.sub(rb"<SharedSecret\s*/>|<SharedSecret>\s*</SharedSecret>", b"", fixed)
         fixed = re.sub(
-            rb"(</Identity>)", rb"\1<SharedSecret>" + secret.encode() + rb"</SharedSecret>", fixed, 1
+            rb"(</Identity>)",
+            rb"\1<SharedSecret>" + secret.encode() + rb"</SharedSecret>",
+            fixed,
+            count=1,
         )
     raw = raw.replace(block, fixed)
     env = parse_envelope(parse(raw))
@@ -214,9 +219,7 @@ def multipart_related(raw: bytes, folder: Path) -> tuple[bytes, str]:
             + b"\r\n"
         )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    content_type = (
-        f'multipart/related; boundary="{boundary}"; type="text/xml"; start="<{root_id}>"'
-    )
+    content_type = f'multipart/related; boundary="{boundary}"; type="text/xml"; start="<{root_id}>"'
     return body, content_type
 
 
@@ -256,7 +259,10 @@ def shop_and_transfer(live, token: str):
     """Add one product through the session API and ask for the transfer page."""
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     http, _, body = live.request(
-        "POST", "/api/v1/punchout/cart/items", json.dumps({"sku": "NW-1001", "quantity": 2}).encode(), auth
+        "POST",
+        "/api/v1/punchout/cart/items",
+        json.dumps({"sku": "NW-1001", "quantity": 2}).encode(),
+        auth,
     )
     assert http in (200, 201), body[:300]
     return live.request(
@@ -290,7 +296,9 @@ def run_setup(doc, live, catalog, tmp_path, listener, dtd):
     assert code == 200, text
     assert dtd.validate(answer) == [], "the PunchOutSetupResponse is not DTD-valid"
     start_url = parse(answer).root.findtext("Response/PunchOutSetupResponse/StartPage/URL")
-    http, headers, _ = live.request("GET", urlsplit(start_url).path + "?" + urlsplit(start_url).query)
+    http, headers, _ = live.request(
+        "GET", urlsplit(start_url).path + "?" + urlsplit(start_url).query
+    )
     assert http == 302
     location = headers["Location"]
     http, _, page = live.request("GET", urlsplit(location).path + "?" + urlsplit(location).query)
@@ -327,9 +335,7 @@ def run_order(doc, live, catalog, tmp_path, listener, database_url):
 def multipart_form(fields: list[tuple[str, str]]) -> tuple[bytes, str]:
     boundary = "----oci" + uuid.uuid4().hex
     body = b"".join(
-        (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-        ).encode()
+        (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n').encode()
         + value.encode()
         + b"\r\n"
         for name, value in fields
@@ -348,7 +354,9 @@ def run_oci(doc, live, catalog, tmp_path, listener):
         for name, value in pairs:
             if name.upper() == hook_field:
                 parts = urlsplit(value)
-                value = listener.url((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+                value = listener.url(
+                    (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                )
             out.append((name, value))
         return out
 

@@ -230,12 +230,15 @@ def test_one_technical_login_many_people(client, demo):
         session_token(call(client, email=email, first_name=None, last_name=None))
     session_token(call(client, email=None, first_name=None, last_name=None))
     with demo.db.transaction() as db:
-        emails = sorted(u.email for u in db.scalars(select(User)))
+        emails = sorted(u.email for u in db.scalars(select(User)) if u.email)
         sessions = list(db.scalars(select(PunchoutSession).order_by(PunchoutSession.id)))
     assert emails == ["a@acme.example", "b@acme.example"]
     assert sessions[0].user_id == sessions[2].user_id != sessions[1].user_id
-    assert sessions[3].user_id is None
-    assert events(demo, "user.anonymous")
+    # No person named: the technical login's generic user, named in the session log.
+    with demo.db.transaction() as db:
+        generic = db.get(User, sessions[3].user_id)
+        assert generic.unique_name == "generic:OCI acme_srm" and generic.email is None
+    assert "generic user 'generic:OCI acme_srm'" in events(demo, "user.generic")[0].message
 
 
 def test_values_are_html_escaped_in_the_form(client, demo):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
 
+from gateway.cxml import versions
 from gateway.cxml.errors import BadRequest, NotAcceptable, NotImplementedRequest
 from gateway.cxml.timestamps import parse_timestamp
 from gateway.xml import ParsedDocument, local_name
-
-_VERSION_IN_URL = re.compile(r"/cxml/(\d+\.\d+(?:\.\d+)?)/", re.IGNORECASE)
-_SUPPORTED_VERSION = re.compile(r"^1\.[12](\.\d{1,3})?$")
 
 
 def text(element: etree._Element | None) -> str:
@@ -78,6 +75,7 @@ class Envelope:
     body: etree._Element
     deployment_mode: str = "production"
     extra: dict = field(default_factory=dict)
+    declared_version: str | None = None  # None: neither DOCTYPE nor attribute names one
 
 
 def _credentials(party: etree._Element | None, where: str) -> tuple[Credential, ...]:
@@ -112,12 +110,9 @@ def _credentials(party: etree._Element | None, where: str) -> tuple[Credential, 
     return tuple(creds)
 
 
-def document_version(doc: ParsedDocument) -> str:
-    """The cXML version: from the DOCTYPE system id, else the version attribute."""
-    match = _VERSION_IN_URL.search(doc.system_url or "")
-    if match:
-        return match.group(1)
-    return doc.root.get("version", "1.2.014").strip()
+def document_version(doc: ParsedDocument) -> str | None:
+    """The cXML version the document declares (DOCTYPE system id, else the attribute)."""
+    return versions.declared(doc.system_url, doc.root.get("version"))
 
 
 def parse_envelope(doc: ParsedDocument) -> Envelope:
@@ -127,9 +122,12 @@ def parse_envelope(doc: ParsedDocument) -> Envelope:
         raise BadRequest(
             f"the root element is <{local_name(root)}>, not <cXML>: not a cXML document"
         )
-    version = document_version(doc)
-    if not _SUPPORTED_VERSION.match(version):
-        raise NotAcceptable(f"cXML version {version!r} is not supported (1.1.x to 1.2.x)")
+    declared = document_version(doc)
+    version = declared or versions.DEFAULT
+    if not versions.readable(version):
+        raise NotAcceptable(
+            f"cXML version {version[:20]!r} is not one this gateway reads (1.0 to 1.2.x)"
+        )
     payload_id = root.get("payloadID", "").strip()
     if not payload_id:
         raise NotAcceptable("cXML/@payloadID is missing")
@@ -165,4 +163,5 @@ def parse_envelope(doc: ParsedDocument) -> Envelope:
         name=local_name(body),
         body=body,
         deployment_mode=container.get("deploymentMode", "production"),
+        declared_version=declared,
     )

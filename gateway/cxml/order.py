@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from lxml import etree
 
 from gateway.cxml.envelope import child, children, text
 from gateway.cxml.errors import NotAcceptable
+from gateway.cxml.values import (
+    MAX_LINE_NUMBER,
+    MAX_ORDER_ID,
+    MAX_QUANTITY,
+    MAX_VERSION,
+    Problems,
+    card_expiry,
+    decimal,
+    document_date,
+    whole_number,
+)
 
 TYPES = ("new", "update", "delete")
+
+
+@dataclass(frozen=True)
+class PriceBasis:
+    """PriceBasisQuantity: UnitPrice is for ``quantity`` units of ``uom``."""
+
+    quantity: Decimal
+    conversion_factor: Decimal
+    uom: str
+
+    def per_ordered_unit(self, unit_price: Decimal) -> Decimal:
+        return unit_price * self.conversion_factor / self.quantity
+
+    def public(self) -> dict:
+        return {
+            "quantity": str(self.quantity),
+            "conversion_factor": str(self.conversion_factor),
+            "uom": self.uom,
+        }
 
 
 @dataclass(frozen=True)
 class OrderLineIn:
     line_number: int
     quantity: Decimal
-    sku: str
+    sku: str  # SupplierPartID; "" on non-catalog, service and free-text lines
     aux_id: str
     unit_price: Decimal | None
     currency: str | None
@@ -26,6 +56,33 @@ class OrderLineIn:
     requested_delivery_date: str | None
     comments: str
     extrinsics: dict
+    buyer_part_id: str = ""
+    manufacturer_part_id: str = ""
+    manufacturer_name: str = ""
+    ad_hoc: bool = False
+    item_type: str = "item"
+    price_basis: PriceBasis | None = None
+    max_amount: Decimal | None = None  # BlanketItemDetail lines carry no UnitPrice
+    number_given: bool = True  # False: the buyer sent no lineNumber; one was assigned
+
+    @property
+    def effective_price(self) -> Decimal | None:
+        """The price of one ordered unit, pack pricing applied."""
+        if self.unit_price is None or self.price_basis is None:
+            return self.unit_price
+        return self.price_basis.per_ordered_unit(self.unit_price)
+
+    @property
+    def amount(self) -> Decimal:
+        price = self.effective_price
+        return Decimal(0) if price is None else self.quantity * price
+
+
+@dataclass(frozen=True)
+class OrderHeaderIn:
+    order_id: str
+    version: int | None
+    type: str
 
 
 @dataclass(frozen=True)
@@ -40,20 +97,22 @@ class OrderRequestIn:
     document_reference: str | None = None
     details: dict = field(default_factory=dict)  # addresses, shipping, tax, payment, comments
     attachment_refs: tuple[str, ...] = ()
+    # Data the buyer's staff may want fixed, which do not stop the order.
+    notes: tuple[dict, ...] = ()
 
 
-def _money(el: etree._Element | None, where: str) -> tuple[Decimal | None, str | None]:
+def _money(
+    el: etree._Element | None, where: str, problems: Problems, *, negative_ok: bool = False
+) -> tuple[Decimal | None, str | None]:
     money = child(el, "Money") if el is not None and el.tag != "Money" else el
     if money is None:
         return None, None
     raw = text(money)
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise NotAcceptable(f"{where}/Money {raw!r} is not an amount") from None
-    if not value.is_finite():
-        raise NotAcceptable(f"{where}/Money {raw!r} is not an amount")
-    return value, (money.get("currency") or "").strip().upper() or None
+    if not raw:
+        problems.add(f"{where}/Money is empty")
+        return None, None
+    value = decimal(raw, f"{where}/Money", problems, negative_ok=negative_ok)
+    return value, (money.get("currency") or "").strip().upper()[:3] or None
 
 
 def _extrinsics(el: etree._Element | None) -> dict[str, str]:
@@ -85,7 +144,7 @@ def _address(el: etree._Element | None) -> dict | None:
     }
 
 
-def _payment(header: etree._Element) -> dict | None:
+def _payment(header: etree._Element, problems: Problems) -> dict | None:
     pcard = child(child(header, "Payment"), "PCard")
     if pcard is None:
         return None
@@ -94,15 +153,17 @@ def _payment(header: etree._Element) -> dict | None:
     return {
         "type": "PCard",
         "last4": digits[-4:],
-        "expiration": pcard.get("expiration", ""),
+        "expiration": card_expiry(
+            pcard.get("expiration"), "OrderRequestHeader/Payment/PCard/@expiration", problems
+        ),
         "name": pcard.get("name", ""),
     }
 
 
-def _charge(el: etree._Element | None, where: str) -> dict | None:
+def _charge(el: etree._Element | None, where: str, problems: Problems) -> dict | None:
     if el is None:
         return None
-    amount, currency = _money(el, where)
+    amount, currency = _money(el, where, problems)
     return {
         "amount": None if amount is None else str(amount),
         "currency": currency,
@@ -120,85 +181,183 @@ def _attachment_refs(el: etree._Element) -> list[str]:
     ]
 
 
-def parse_order_request(body: etree._Element) -> OrderRequestIn:
-    """Read an OrderRequest; raises NotAcceptable naming the element at fault."""
-    where = "OrderRequest/OrderRequestHeader"
-    header = child(body, "OrderRequestHeader")
+HEADER = "OrderRequestHeader"
+
+
+def parse_order_header(body: etree._Element, problems: Problems | None = None) -> OrderHeaderIn:
+    """What decides how the order is answered: orderID, type and version.
+
+    Read before the lines, so that an update or delete of an order not known
+    here is answered 409 whatever its lines contain.
+    """
+    header = child(body, HEADER)
     if header is None:
-        raise NotAcceptable(f"{where} is missing")
+        raise NotAcceptable(f"OrderRequest/{HEADER} is missing")
+    collect = problems is not None
+    problems = problems if collect else Problems()
     order_id = header.get("orderID", "").strip()
     if not order_id:
-        raise NotAcceptable(f"{where}/@orderID is missing")
+        problems.add(f"{HEADER}/@orderID is missing or empty")
+    elif len(order_id) > MAX_ORDER_ID:
+        problems.add(f"{HEADER}/@orderID is longer than {MAX_ORDER_ID} characters")
     kind = header.get("type", "new").strip() or "new"
     if kind not in TYPES:
-        raise NotAcceptable(f"{where}/@type must be new, update or delete (got {kind!r})")
+        problems.add(f"{HEADER}/@type {kind[:20]!r} must be new, update or delete")
     raw_version = header.get("orderVersion", "").strip()
     version = None
     if raw_version:
-        if not raw_version.isdigit() or int(raw_version) < 1:
-            raise NotAcceptable(f"{where}/@orderVersion must be a whole number from 1")
-        version = int(raw_version)
-    total, currency = _money(child(header, "Total"), f"{where}/Total")
+        version = whole_number(raw_version, f"{HEADER}/@orderVersion", problems, MAX_VERSION)
+    if not collect:
+        problems.raise_if_any()
+    return OrderHeaderIn(order_id, version, kind)
+
+
+def _line_label(item: etree._Element, index: int) -> str:
+    """How the buyer's staff find the line: its lineNumber, else its position."""
+    raw = item.get("lineNumber", "").strip()
+    if raw:
+        return f"line {raw[:20]}"
+    return f"ItemOut {index} (no lineNumber)"
+
+
+def _line(item: etree._Element, index: int, currency: str | None, problems: Problems):
+    label = _line_label(item, index)
+    item_id = child(item, "ItemID")
+    if item_id is None:
+        problems.add(f"{label}: ItemID is missing")
+    detail = child(item, "ItemDetail")
+    blanket = child(item, "BlanketItemDetail")
+    described = detail if detail is not None else blanket
+    quantity = decimal(
+        item.get("quantity"), f"{label}: @quantity", problems, maximum=MAX_QUANTITY, positive=True
+    )
+    raw_number = item.get("lineNumber", "").strip()
+    number = None
+    if raw_number:
+        number = whole_number(raw_number, f"{label}: @lineNumber", problems, MAX_LINE_NUMBER)
+    price, line_currency = _money(child(detail, "UnitPrice"), f"{label}: UnitPrice", problems)
+    max_amount, blanket_currency = _money(
+        child(blanket, "MaxAmount"), f"{label}: MaxAmount", problems
+    )
+    basis = None
+    basis_el = child(detail, "PriceBasisQuantity")
+    if basis_el is not None:
+        basis_qty, factor = (
+            decimal(
+                basis_el.get(name),
+                f"{label}: PriceBasisQuantity/@{name}",
+                problems,
+                maximum=MAX_QUANTITY,
+                positive=True,
+            )
+            for name in ("quantity", "conversionFactor")
+        )
+        if basis_qty is not None and factor is not None:
+            basis = PriceBasis(basis_qty, factor, text(child(basis_el, "UnitOfMeasure")))
+    requested = document_date(
+        item.get("requestedDeliveryDate"), f"{label}: @requestedDeliveryDate", problems
+    )
+    ids = {
+        "ItemID/SupplierPartID": (text(child(item_id, "SupplierPartID")), 100),
+        "ItemID/SupplierPartAuxiliaryID": (text(child(item_id, "SupplierPartAuxiliaryID")), 255),
+        "UnitOfMeasure": (text(child(described, "UnitOfMeasure")), 10),
+    }
+    for name, (value, limit) in ids.items():
+        if len(value) > limit:
+            problems.add(f"{label}: {name} is longer than {limit} characters")
+    if quantity is None or (raw_number and number is None):
+        return None
+    return OrderLineIn(
+        line_number=number or 0,
+        number_given=number is not None,
+        quantity=quantity,
+        sku=text(child(item_id, "SupplierPartID")),
+        aux_id=text(child(item_id, "SupplierPartAuxiliaryID")),
+        buyer_part_id=text(child(item_id, "BuyerPartID")),
+        manufacturer_part_id=text(child(described, "ManufacturerPartID")),
+        manufacturer_name=text(child(described, "ManufacturerName")),
+        ad_hoc=item.get("isAdHoc", "").strip().lower() == "yes",
+        item_type=item.get("itemType", "item").strip() or "item",
+        unit_price=price,
+        price_basis=basis,
+        max_amount=max_amount,
+        currency=line_currency or blanket_currency or currency,
+        description=text(child(described, "Description")),
+        uom=text(child(described, "UnitOfMeasure")) or None,
+        requested_delivery_date=requested,
+        comments=" ".join(text(c) for c in children(item, "Comments") if text(c)),
+        extrinsics={**_extrinsics(described), **_extrinsics(item)},
+    )
+
+
+def _number_lines(lines: list[OrderLineIn]) -> tuple[list[OrderLineIn], list[dict]]:
+    """Give lines without a lineNumber the next free number; note repeated numbers."""
+    notes = []
+    taken = [line.line_number for line in lines if line.number_given]
+    next_free = max(taken, default=0) + 1
+    numbered = []
+    for position, line in enumerate(lines, start=1):
+        if not line.number_given:
+            notes.append(
+                {
+                    "line": next_free,
+                    "kind": "line_number_missing",
+                    "message": f"ItemOut {position} has no lineNumber; numbered {next_free}",
+                }
+            )
+            line = replace(line, line_number=next_free)
+            next_free += 1
+        numbered.append(line)
+    counts: dict[int, int] = {}
+    for number in taken:
+        counts[number] = counts.get(number, 0) + 1
+    for number, count in counts.items():
+        if count > 1:
+            notes.append(
+                {
+                    "line": number,
+                    "kind": "line_number_repeated",
+                    "message": f"lineNumber {number} is used by {count} lines",
+                }
+            )
+    return numbered, notes
+
+
+def parse_order_request(body: etree._Element) -> OrderRequestIn:
+    """Read an OrderRequest; raises NotAcceptable naming every problem found."""
+    problems = Problems()
+    head = parse_order_header(body, problems)
+    header = child(body, HEADER)
+    total, currency = _money(child(header, "Total"), f"{HEADER}/Total", problems)
+    order_date = document_date(header.get("orderDate"), f"{HEADER}/@orderDate", problems)
     items = children(body, "ItemOut")
     if not items:
         raise NotAcceptable("OrderRequest has no ItemOut: an order needs at least one line")
-    lines = []
-    for index, item in enumerate(items, start=1):
-        at = f"OrderRequest/ItemOut[{index}]"
-        item_id = child(item, "ItemID")
-        sku = text(child(item_id, "SupplierPartID"))
-        if not sku:
-            raise NotAcceptable(f"{at}/ItemID/SupplierPartID is missing")
-        raw_qty = item.get("quantity", "").strip()
-        try:
-            quantity = Decimal(raw_qty)
-        except InvalidOperation:
-            raise NotAcceptable(f"{at}/@quantity {raw_qty!r} is not a number") from None
-        if not quantity.is_finite() or quantity < 0:
-            raise NotAcceptable(f"{at}/@quantity must be a non-negative number")
-        raw_line = item.get("lineNumber", "").strip()
-        line_number = int(raw_line) if raw_line.isdigit() else index
-        detail = child(item, "ItemDetail")
-        price, line_currency = _money(child(detail, "UnitPrice"), f"{at}/ItemDetail/UnitPrice")
-        lines.append(
-            OrderLineIn(
-                line_number=line_number,
-                quantity=quantity,
-                sku=sku,
-                aux_id=text(child(item_id, "SupplierPartAuxiliaryID")),
-                unit_price=price,
-                currency=line_currency or currency,
-                description=text(child(detail, "Description")),
-                uom=text(child(detail, "UnitOfMeasure")) or None,
-                requested_delivery_date=item.get("requestedDeliveryDate"),
-                comments=" ".join(text(c) for c in children(item, "Comments") if text(c)),
-                extrinsics={**_extrinsics(detail), **_extrinsics(item)},
-            )
-        )
-    numbers = [line.line_number for line in lines]
-    if len(set(numbers)) != len(numbers):
-        raise NotAcceptable("OrderRequest/ItemOut lineNumber values repeat")
-    reference = child(header, "DocumentReference")
+    parsed = [_line(item, index, currency, problems) for index, item in enumerate(items, 1)]
     details = {
         "ship_to": _address(child(header, "ShipTo")),
         "bill_to": _address(child(header, "BillTo")),
-        "shipping": _charge(child(header, "Shipping"), f"{where}/Shipping"),
-        "tax": _charge(child(header, "Tax"), f"{where}/Tax"),
-        "payment": _payment(header),
+        "shipping": _charge(child(header, "Shipping"), f"{HEADER}/Shipping", problems),
+        "tax": _charge(child(header, "Tax"), f"{HEADER}/Tax", problems),
+        "payment": _payment(header, problems),
         "comments": " ".join(text(c) for c in children(header, "Comments") if text(c)),
         "extrinsics": _extrinsics(header),
         "order_type": header.get("orderType", "regular"),
         "requisition_id": header.get("requisitionID"),
     }
+    problems.raise_if_any()
+    lines, notes = _number_lines([line for line in parsed if line is not None])
+    reference = child(header, "DocumentReference")
     return OrderRequestIn(
-        order_id=order_id,
-        version=version,
-        type=kind,
-        order_date=header.get("orderDate"),
+        order_id=head.order_id,
+        version=head.version,
+        type=head.type,
+        order_date=order_date,
         total=total,
         currency=currency,
         lines=tuple(lines),
         document_reference=reference.get("payloadID") if reference is not None else None,
         details=details,
         attachment_refs=tuple(_attachment_refs(body)),
+        notes=tuple(notes),
     )

@@ -125,9 +125,10 @@ def parse_setup_request(body: etree._Element) -> SetupRequest:
     items = []
     for index, el in enumerate(children(body, "ItemOut"), start=1):
         item_id = child(el, "ItemID")
+        # A line without SupplierPartID (service, free text) cannot go back into
+        # the cart unless its SupplierPartAuxiliaryID is from an earlier cart:
+        # the cart rebuild says so in the session log instead of refusing the punchout.
         sku = text(child(item_id, "SupplierPartID"))
-        if not sku:
-            raise NotAcceptable(f"{where}/ItemOut[{index}]/ItemID/SupplierPartID is missing")
         items.append(
             ItemOut(
                 supplier_part_id=sku,

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from gateway import money
 from gateway.cxml.errors import Conflict, NotAcceptable
-from gateway.cxml.order import OrderRequestIn, parse_order_request
+from gateway.cxml.order import (
+    OrderLineIn,
+    OrderRequestIn,
+    parse_order_header,
+    parse_order_request,
+)
+from gateway.cxml.values import Problems
 from gateway.mime import Part
 from gateway.models import (
     Attachment,
@@ -26,12 +32,17 @@ from gateway.models import (
     Order,
     OrderLine,
     OutboxMessage,
+    Product,
     PunchoutSession,
 )
 from gateway.sessions.events import record
 from provisioning.roles import permissions
 
 POLICIES = ("accept_and_flag", "reject")
+# Differences between the order and its cart or contract: ``mismatch_policy``
+# decides. Other flags (lines nothing identifies, line numbering) never reject
+# an order on their own; ``lines_without_part`` decides for unidentified lines.
+MISMATCH_KINDS = frozenset({"sku", "price_vs_cart", "quantity_vs_cart", "price_vs_contract"})
 
 
 def body_hash(raw: bytes) -> str:
@@ -53,7 +64,7 @@ def replay(db: Session, buyer_id: str, payload_id: str, raw: bytes) -> Order | N
     return existing
 
 
-def _version(db: Session, buyer_id: str, request: OrderRequestIn) -> int:
+def _version(db: Session, buyer_id: str, request) -> int:
     if request.version is not None:
         return request.version
     if request.type == "new":
@@ -87,22 +98,57 @@ def _cart_lines(db: Session, buyer_id: str, aux_ids: list[str]) -> dict[str, Car
     return found
 
 
+def _by_manufacturer_part(db: Session, lines: list[OrderLineIn]) -> dict[str, str]:
+    """Catalog SKUs for manufacturer part numbers that name exactly one product."""
+    wanted = sorted({line.manufacturer_part_id for line in lines if line.manufacturer_part_id})
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(wanted), 500):
+        for mpn, sku in db.execute(
+            select(Product.manufacturer_part_id, Product.sku).where(
+                Product.manufacturer_part_id.in_(wanted[start : start + 500])
+            )
+        ):
+            found.setdefault(mpn, []).append(sku)
+    return {mpn: skus[0] for mpn, skus in found.items() if len(skus) == 1}
+
+
+def _unidentified(line_in: OrderLineIn) -> dict:
+    known = [
+        f"{name} {value!r}"
+        for name, value in (
+            ("BuyerPartID", line_in.buyer_part_id),
+            ("ManufacturerPartID", line_in.manufacturer_part_id),
+        )
+        if value
+    ]
+    what = ", ".join(known + ([repr(line_in.description[:60])] if line_in.description else []))
+    kind = "non-catalog " if line_in.ad_hoc else ""
+    return {
+        "line": line_in.line_number,
+        "kind": "unidentified_line",
+        "message": (
+            f"line {line_in.line_number}: {kind}{line_in.item_type} line without SupplierPartID, "
+            f"not matched to the catalog; passed on as {what or 'sent'}"
+        ),
+    }
+
+
 def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) -> list[dict]:
-    """Link lines to the cart lines they came from; return the differences found."""
+    """Link lines to the cart lines and products they came from; return what differs."""
     flags = []
     sessions: Counter[int] = Counter()
-    contracts = dict(
-        db.execute(
-            select(ContractPrice.sku, ContractPrice.price).where(
-                ContractPrice.buyer_id == buyer_id,
-                ContractPrice.sku.in_([line.sku for line in request.lines]),
-            )
-        ).all()
-    )
     carts = _cart_lines(db, buyer_id, [line.aux_id for line in request.lines if line.aux_id])
+    by_mpn = _by_manufacturer_part(db, [line for line in request.lines if not line.sku])
     for line_in, line in zip(request.lines, order.lines, strict=True):
         cart = carts.get(line_in.aux_id) if line_in.aux_id else None
-        line.contract_price = contracts.get(line_in.sku)
+        identified_by = "SupplierPartID" if line_in.sku else None
+        if not line_in.sku and cart is not None:
+            line.sku, identified_by = cart.sku, "SupplierPartAuxiliaryID"
+        elif not line_in.sku and line_in.manufacturer_part_id in by_mpn:
+            line.sku, identified_by = by_mpn[line_in.manufacturer_part_id], "ManufacturerPartID"
+        line.details = {**line.details, "identified_by": identified_by}
+        if identified_by is None:
+            flags.append(_unidentified(line_in))
         if cart is None:
             line.details = {**line.details, "matched": False}
             continue
@@ -110,16 +156,17 @@ def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) ->
         line.cart_line_id = cart.id
         line.cart_quantity = cart.quantity
         line.cart_price = cart.unit_price
-        if cart.sku != line_in.sku:
+        if line_in.sku and cart.sku != line_in.sku:
             flags.append(
                 {"line": line.line_number, "kind": "sku", "order": line_in.sku, "cart": cart.sku}
             )
-        if line_in.unit_price is not None and line_in.unit_price != cart.unit_price:
+        price = line_in.effective_price
+        if price is not None and price != cart.unit_price:
             flags.append(
                 {
                     "line": line.line_number,
                     "kind": "price_vs_cart",
-                    "order": money.amount(line_in.unit_price),
+                    "order": money.amount(price),
                     "cart": money.amount(cart.unit_price),
                 }
             )
@@ -132,18 +179,24 @@ def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) ->
                     "cart": money.quantity(cart.quantity),
                 }
             )
+    skus = sorted({line.sku for line in order.lines if line.sku})
+    contracts = dict(
+        db.execute(
+            select(ContractPrice.sku, ContractPrice.price).where(
+                ContractPrice.buyer_id == buyer_id, ContractPrice.sku.in_(skus)
+            )
+        ).all()
+    )
     for line_in, line in zip(request.lines, order.lines, strict=True):
+        line.contract_price = contracts.get(line.sku)
         contract = line.contract_price
-        if (
-            contract is not None
-            and line_in.unit_price is not None
-            and line_in.unit_price != contract
-        ):
+        price = line_in.effective_price
+        if contract is not None and price is not None and price != contract:
             flags.append(
                 {
                     "line": line.line_number,
                     "kind": "price_vs_contract",
-                    "order": money.amount(line_in.unit_price),
+                    "order": money.amount(price),
                     "contract": money.amount(contract),
                 }
             )
@@ -152,13 +205,20 @@ def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) ->
     return flags
 
 
+def line_amount(line: OrderLine) -> Decimal:
+    """Quantity times the price of one ordered unit (pack pricing applied)."""
+    effective = line.details.get("effective_price") if line.details else None
+    price = Decimal(effective) if effective is not None else line.unit_price
+    return line.quantity * (price or 0)
+
+
 def role_limit(db: Session, buyer, order: Order) -> dict | None:
     """A flag when the order is over the limit of its user's roles."""
     session = db.get(PunchoutSession, order.session_id) if order.session_id else None
     if session is None or session.user is None:
         return None
     limit = permissions(buyer.settings, list(session.user.roles)).max_order_value
-    total = sum((line.quantity * (line.unit_price or 0) for line in order.lines), Decimal(0))
+    total = sum((line_amount(line) for line in order.lines), Decimal(0))
     if limit is None or total <= limit:
         return None
     return {
@@ -171,6 +231,8 @@ def role_limit(db: Session, buyer, order: Order) -> dict | None:
 
 
 def describe(flag: dict) -> str:
+    if "message" in flag:
+        return flag["message"]
     if flag["kind"] == "over_role_limit":
         return (
             f"order total {flag['order']} is over the {flag['limit']} limit of "
@@ -217,6 +279,19 @@ def marketplace_payload(order: Order) -> dict:
                     "uom": line.uom,
                     "description": line.description,
                     "requested_delivery_date": line.requested_delivery_date,
+                    # How the line was identified, and what else the buyer sent
+                    # for it (service and non-catalog lines have no SKU).
+                    "matched": bool(line.details.get("identified_by")),
+                    "identified_by": line.details.get("identified_by"),
+                    "supplier_part_id": line.details.get("supplier_part_id"),
+                    "buyer_part_id": line.details.get("buyer_part_id"),
+                    "manufacturer_part_id": line.details.get("manufacturer_part_id"),
+                    "manufacturer_name": line.details.get("manufacturer_name"),
+                    "item_type": line.details.get("item_type", "item"),
+                    "ad_hoc": line.details.get("ad_hoc", False),
+                    "price_basis": line.details.get("price_basis"),
+                    "effective_unit_price": line.details.get("effective_price"),
+                    "max_amount": line.details.get("max_amount"),
                 }
                 for line in order.lines
             ],
@@ -234,19 +309,28 @@ def marketplace_payload(order: Order) -> dict:
 
 
 def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -> Order:
-    """Store an OrderRequest and hand it to the marketplace; raise a CxmlError to refuse it."""
-    request = parse_order_request(envelope.body)
-    version = _version(db, buyer.id, request)
+    """Store an OrderRequest and hand it to the marketplace; raise a CxmlError to refuse it.
+
+    Checks run in the order the README documents: the header (orderID, type,
+    version), then whether the order is a repeat or refers to an order known
+    here, then the lines (every problem at once), then attachments and policies.
+    """
+    header_problems = Problems()
+    head = parse_order_header(envelope.body, header_problems)
+    if header_problems:
+        parse_order_request(envelope.body)  # refuses with the header's and the lines' problems
+    version = _version(db, buyer.id, head)
     duplicate = db.scalar(
         select(Order).where(
             Order.buyer_id == buyer.id,
-            Order.order_id == request.order_id,
+            Order.order_id == head.order_id,
             Order.version == version,
-            Order.type == request.type,
+            Order.type == head.type,
         )
     )
     if duplicate is not None:
         return duplicate  # same orderID and version: answered as the first time
+    request = head
     if request.type != "new":
         previous = db.scalar(
             select(Order)
@@ -264,6 +348,8 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
                 f"order {request.order_id!r} was deleted; it cannot be "
                 f"{'updated' if request.type == 'update' else 'deleted'} again"
             )
+    request = parse_order_request(envelope.body)
+    orders_policy = buyer.settings.get("orders", {})
     cids = {p.content_id for p in parts}
     missing = [ref for ref in request.attachment_refs if ref[4:] not in cids]
     if missing:
@@ -283,6 +369,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
             "document_reference": request.document_reference,
             "from": [c.public() for c in envelope.from_],
             "to": [c.public() for c in envelope.to],
+            "cxml_version": envelope.declared_version,
         },
     )
     for line_in in request.lines:
@@ -297,7 +384,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
                 description=line_in.description,
                 uom=line_in.uom,
                 requested_delivery_date=line_in.requested_delivery_date,
-                details={"extrinsics": line_in.extrinsics, "comments": line_in.comments},
+                details=_line_details(line_in),
             )
         )
     for part in parts:
@@ -311,10 +398,17 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
             )
         )
     db.add(order)
-    flags = _match(db, buyer.id, order, request)
+    flags = [*request.notes, *_match(db, buyer.id, order, request)]
+    unidentified = [f for f in flags if f["kind"] == "unidentified_line"]
+    if unidentified and orders_policy.get("lines_without_part") == "reject":
+        raise NotAcceptable(
+            "; ".join(f["message"] for f in unidentified)[:1000]
+            + f"; buyer {buyer.id!r} accepts only lines that name a catalog item"
+        )
     over_limit = role_limit(db, buyer, order)
     order.details = {**order.details, "flags": flags}
-    policy = buyer.settings.get("orders", {}).get("mismatch_policy", "accept_and_flag")
+    policy = orders_policy.get("mismatch_policy", "accept_and_flag")
+    mismatches = [f for f in flags if f["kind"] in MISMATCH_KINDS]
     db.flush()
     record(
         db,
@@ -328,20 +422,20 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
     for flag in flags:
         record(
             db,
-            "order.mismatch",
+            "order.mismatch" if flag["kind"] in MISMATCH_KINDS else "order.flagged",
             describe(flag),
             buyer_id=buyer.id,
             session_id=order.session_id,
             level="warning",
             data={"order": order.id, **flag},
         )
-    if flags and policy == "reject":
+    if mismatches and policy == "reject":
         order.status = "rejected"
         if order.session_id is not None:
             session = db.get(PunchoutSession, order.session_id)
             if session is not None and session.status == "transferred":
                 session.status = "failed"
-        order.status_reason = "; ".join(describe(f) for f in flags)
+        order.status_reason = "; ".join(describe(f) for f in mismatches)
         order.response_code = NotAcceptable.code
         order.response_text = (
             f"{NotAcceptable.reason}: order differs from the punchout "
@@ -379,6 +473,30 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
             session.status = "ordered"
     queue_for_marketplace(db, order)
     return order
+
+
+def _line_details(line_in: OrderLineIn) -> dict:
+    details = {
+        "extrinsics": line_in.extrinsics,
+        "comments": line_in.comments,
+        "supplier_part_id": line_in.sku,
+        "item_type": line_in.item_type,
+    }
+    for key, value in (
+        ("buyer_part_id", line_in.buyer_part_id),
+        ("manufacturer_part_id", line_in.manufacturer_part_id),
+        ("manufacturer_name", line_in.manufacturer_name),
+    ):
+        if value:
+            details[key] = value
+    if line_in.ad_hoc:
+        details["ad_hoc"] = True
+    if line_in.price_basis is not None:
+        details["price_basis"] = line_in.price_basis.public()
+        details["effective_price"] = str(line_in.effective_price)
+    if line_in.max_amount is not None:
+        details["max_amount"] = money.amount(line_in.max_amount)
+    return details
 
 
 def queue_for_marketplace(db: Session, order: Order) -> None:

@@ -8,7 +8,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.cxml import fulfil
+from gateway.cxml import fulfil, versions
 from gateway.models import Buyer, Order, OutboxMessage, Supplier
 from gateway.sessions.events import record
 from gateway.xml import parse
@@ -56,7 +56,11 @@ def _lines(order: Order, numbers: list[int] | None = None) -> list[fulfil.Line]:
 def enqueue(
     db: Session, order: Order, kind: str, event_id: str, details: dict, version: str
 ) -> OutboxMessage | None:
-    """Queue the document a marketplace event owes the buyer (None when it owes none)."""
+    """Queue the document a marketplace event owes the buyer (None when it owes none).
+
+    ``version`` is the fallback: the buyer's configured cXML version wins, then
+    the version of the buyer's own OrderRequest when the gateway emits it.
+    """
     if kind not in DOCUMENTS:
         return None
     buyer = db.get(Buyer, order.buyer_id)
@@ -79,6 +83,12 @@ def enqueue(
             data={"order": order.id},
         )
         return None
+    version = versions.answer_version(
+        (buyer.settings.get("cxml") or {}).get("version"),
+        order.details.get("cxml_version"),
+        version,
+        "InvoiceDetail.dtd" if document_name == "InvoiceDetailRequest" else "Fulfill.dtd",
+    )
     parties = _parties(db, order)
     ref = fulfil.OrderRef(order.order_id, order.order_date, order.payload_id)
     numbers = details.get("lines")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.cxml import documents
+from gateway.cxml import documents, versions
 from gateway.cxml.envelope import Envelope, parse_envelope
 from gateway.cxml.errors import (
     BadRequest,
@@ -41,6 +41,7 @@ from provisioning.users import UserRefused, record_decisions, resolve_user
 
 log = logging.getLogger(__name__)
 EXCERPT = 4096
+MAX_LISTED = 50  # problems listed in a refusal's Status content
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,12 @@ class Context:
 
     @property
     def version(self) -> str:
-        buyer_version = self.auth.buyer.settings.get("cxml", {}).get("version")
-        return buyer_version or self.gateway.settings.default_cxml_version
+        """The version answers and this session's documents are written in."""
+        return versions.answer_version(
+            self.auth.buyer.settings.get("cxml", {}).get("version"),
+            self.envelope.declared_version,
+            self.gateway.settings.default_cxml_version,
+        )
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def _setup(db: Session, ctx: Context):
         user_identity(setup, tuple(role_extrinsics)) if role_extrinsics else (user_identity(setup))
     )
     try:
-        user, decisions = resolve_user(db, buyer, identity)
+        user, decisions = resolve_user(db, buyer, identity, ctx.auth.sender)
     except UserRefused as exc:
         raise Unauthorized(exc.message) from None
     supplier = db.query(Supplier).first()
@@ -298,6 +303,8 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
         except MalformedXML as exc:
             raise BadRequest(str(exc)) from None
         envelope = parse_envelope(doc)
+        # Until the buyer is known, answer in the request's own version if we emit it.
+        version = versions.answer_version(None, envelope.declared_version, version)
         with gateway.db.transaction() as db:
             now = utcnow()
             until = throttle.locked_until(db, throttle.cxml_key(envelope), now)
@@ -363,7 +370,11 @@ class AuthenticationLocked(Unauthorized):
 
 
 def _reject(gateway, exc: CxmlError, raw: bytes, version: str, buyer_id, envelope) -> Answer:
-    body = documents.response(exc.code, exc.text, exc.detail, version=version)
+    # The Status text names the problem; the content lists every problem only
+    # when there are several (the text attribute is bounded).
+    problems = getattr(exc, "problems", [])
+    listing = "\n".join(problems[:MAX_LISTED]) if len(problems) > 1 else None
+    body = documents.response(exc.code, exc.text, listing, version=version)
     kind = "auth.failed" if isinstance(exc, Unauthorized) else "document.rejected"
     if isinstance(exc, AuthenticationLocked):
         kind = "auth.locked"

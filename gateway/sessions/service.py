@@ -186,6 +186,12 @@ def rebuild_cart(db: Session, session: PunchoutSession, items) -> list[str]:
                     f"SupplierPartAuxiliaryID {item.aux_id!r} is not from an earlier cart of "
                     f"this buyer; line taken by SupplierPartID {sku!r}"
                 )
+        if not sku:
+            warnings.append(
+                f"line {item.line_number or '?'} has no SupplierPartID and is not from an "
+                "earlier cart; line dropped"
+            )
+            continue
         if product_for(db, session.buyer_id, sku) is None:
             warnings.append(f"product {sku!r} is no longer in the catalog; line dropped")
             continue

@@ -80,12 +80,17 @@ def test_edit_items_and_selected_item():
         ({"operation": "destroy"}, "operation must be one of"),
         ({"operation": "source"}, "'source' is not supported"),
         ({"items": [("NW-1", "", "many")]}, r"ItemOut\[1\]/@quantity is not a number"),
-        ({"items": [("", "", "1")]}, r"ItemOut\[1\]/ItemID/SupplierPartID is missing"),
     ],
 )
 def test_invalid_setup_requests_name_the_element(kwargs, words):
     with pytest.raises(NotAcceptable, match=words):
         _setup(setup_request(**kwargs))
+
+
+def test_edit_line_without_supplier_part_is_read():
+    """A service line in an edit request does not refuse the punchout; the rebuild drops it."""
+    setup = _setup(setup_request(operation="edit", items=[("", "", "1"), ("NW-1", "", "2")]))
+    assert [i.supplier_part_id for i in setup.items] == ["", "NW-1"]
 
 
 def test_missing_buyer_cookie():

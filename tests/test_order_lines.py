@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gateway.models import Event, Order, OutboxMessage
 from tests.conftest import demo_buyers_with, write_buyers
 from tests.documents import envelope, order_request, status
-from tests.helpers import transferred_cart
+from tests.helpers import sign_in, transferred_cart
 
 
 def item(
@@ -103,6 +103,15 @@ def test_service_line_without_supplier_part_is_accepted_and_flagged(client, demo
     with demo.db.transaction() as db:
         kinds = list(db.scalars(select(Event.kind).where(Event.kind == "order.flagged")))
     assert len(kinds) == 2  # support sees one event per unidentified line
+
+
+def test_support_sees_the_unidentified_line(client, agents):
+    post(client, order(item("7", "1", "", "90.00", buyer_part="SRV-1", description="Calibration")))
+    [o] = stored(agents)
+    sign_in(client)
+    page = client.get(f"/support/orders/{o.id}").get_data(as_text=True)
+    assert "unidentified_line" in page
+    assert "line 7: item line without SupplierPartID, not matched to the catalog" in page
 
 
 def test_line_identified_by_manufacturer_part_or_cart_line(client, demo):

@@ -237,8 +237,8 @@ def test_one_technical_login_many_people(client, demo):
     # No person named: the technical login's generic user, named in the session log.
     with demo.db.transaction() as db:
         generic = db.get(User, sessions[3].user_id)
-        assert generic.unique_name == "generic:OCI acme_srm" and generic.email is None
-    assert "generic user 'generic:OCI acme_srm'" in events(demo, "user.generic")[0].message
+        assert generic.unique_name == "generic:OCI" and generic.email is None
+    assert "generic user 'generic:OCI'" in events(demo, "user.generic")[0].message
 
 
 def test_values_are_html_escaped_in_the_form(client, demo):

@@ -173,7 +173,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         {"email": "OCI parameter"} if call.email else {},
     )
     try:
-        user, decisions = resolve_user(db, buyer, identity, f"OCI {call.username}")
+        user, decisions = resolve_user(db, buyer, identity, "OCI")  # one OCI login per buyer
     except UserRefused as exc:
         return _refuse(db, buyer.id, "oci.user_refused", 401, "User not registered", exc.message)
     opened = sessions.open_session(

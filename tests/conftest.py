@@ -31,6 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 INTEROP = SHARED / "interop"
 DTD_DIR = SHARED / "cxml-dtd"
+# A clone without ../shared/ still passes `make test`: what needs it skips, saying why.
+SHARED_REASON = (
+    "needs ../shared/ beside this checkout (the interop documents and the official cXML DTDs)"
+)
+requires_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=SHARED_REASON)
 DEMO = ROOT / "fixtures" / "demo"
 SECRET_KEY = "test-secret-key-not-for-production"
 BASE_URL = "http://gateway.test"
@@ -181,9 +186,18 @@ def client(app):
     return app.test_client()
 
 
+class SharedDtds(DtdCatalog):
+    """The official DTDs in ../shared/; a test reaching a DTD check without them skips there."""
+
+    def validate(self, document):
+        if not DTD_DIR.is_dir():
+            pytest.skip(SHARED_REASON)
+        return super().validate(document)
+
+
 @pytest.fixture
 def dtd() -> DtdCatalog:
-    return DtdCatalog(DTD_DIR)
+    return SharedDtds(DTD_DIR)
 
 
 def write_buyers(gateway, tmp_path: Path, toml: str, env: dict | None = None) -> list[str]:

@@ -8,13 +8,11 @@ import pytest
 
 from gateway.cxml import versions
 from gateway.xml import parse
-from tests.conftest import DTD_DIR
+from tests.conftest import requires_shared
 from tests.documents import order_request, setup_request, status
 from tests.helpers import decoded_cart, transfer_form
 
-pytestmark = pytest.mark.skipif(
-    not DTD_DIR.exists(), reason="../shared/cxml-dtd/ is not beside this checkout"
-)
+pytestmark = requires_shared
 
 
 def with_declaration(doc: bytes, doctype: str | None, attribute: str | None) -> bytes:

@@ -9,10 +9,11 @@ import pytest
 from gateway.cxml.envelope import parse_envelope
 from gateway.cxml.setup import parse_setup_request
 from gateway.xml import parse
-from tests.conftest import INTEROP, write_buyers
+from tests.conftest import INTEROP, requires_shared, write_buyers
 from tests.documents import start_path, status
 
 CXML = INTEROP / "cxml"
+pytestmark = requires_shared
 # Documents that are genuinely invalid, with the code they must get whatever is configured.
 INVALID = {
     "business-cxml/profile2-request.xml": 406,  # From/To/Sender Identity elements are empty

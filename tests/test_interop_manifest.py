@@ -31,7 +31,14 @@ from gateway.cxml.envelope import parse_envelope
 from gateway.cxml.setup import parse_setup_request
 from gateway.marketplace.catalog import load_catalog
 from gateway.xml import MalformedXML, UnsafeXML, parse
-from tests.conftest import DEMO, INTEROP, SECRET_KEY, remember_secret, write_buyers
+from tests.conftest import (
+    DEMO,
+    INTEROP,
+    SECRET_KEY,
+    remember_secret,
+    requires_shared,
+    write_buyers,
+)
 from tests.documents import status
 from tests.e2e.conftest import ReturnListener, free_port
 from tests.helpers import decoded_cart
@@ -40,9 +47,7 @@ MORE = INTEROP / "more"
 MANIFEST = MORE / "manifest.toml"
 DOCS = tomllib.loads(MANIFEST.read_text())["doc"] if MANIFEST.exists() else []
 
-pytestmark = pytest.mark.skipif(
-    not MANIFEST.exists(), reason="../shared/interop/more/ is not beside this checkout"
-)
+pytestmark = requires_shared
 
 # One product per search term the manifest's OCI calls use, beside the demo catalog.
 EXTRA_PRODUCTS = (

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gateway import outbox
 from gateway.models import Attachment, MarketplaceOrder, Order, OutboxMessage, PunchoutSession
 from gateway.oci.items import parse_form_html, parse_new_item_fields
-from tests.conftest import INTEROP, demo_buyers_with, write_buyers
+from tests.conftest import INTEROP, demo_buyers_with, requires_shared, write_buyers
 from tests.documents import order_request, status
 from tests.helpers import bearer, transferred_cart
 from tests.test_interop import buyer_config_for
@@ -42,6 +42,7 @@ def orders(gateway) -> list[Order]:
         return found
 
 
+@requires_shared
 @pytest.mark.parametrize("name", sorted(ORDERS))
 def test_interop_orders(client, gateway, tmp_path, name):
     raw = (INTEROP / "cxml" / name).read_bytes()

@@ -6,7 +6,7 @@ from gateway.cxml.envelope import parse_envelope
 from gateway.cxml.errors import NotAcceptable
 from gateway.cxml.setup import parse_setup_request, user_identity
 from gateway.xml import parse
-from tests.conftest import INTEROP
+from tests.conftest import INTEROP, requires_shared
 from tests.documents import setup_request
 
 BCXML = INTEROP / "cxml" / "business-cxml"
@@ -16,6 +16,7 @@ def _setup(raw: bytes):
     return parse_setup_request(parse_envelope(parse(raw)).body)
 
 
+@requires_shared
 def test_coupa_contact_before_browserformpost_is_read():
     setup = _setup((INTEROP / "cxml/cxml-ruby/punch_out_setup_request_doc_coupa.xml").read_bytes())
     assert setup.browser_form_post == "https://qa.coupahost.com/punchout/checkout/4"
@@ -25,6 +26,7 @@ def test_coupa_contact_before_browserformpost_is_read():
     assert ident.name == "Jim Halpert"
 
 
+@requires_shared
 @pytest.mark.parametrize(
     "name, email, unique, full",
     [
@@ -38,6 +40,7 @@ def test_business_cxml_identity_sources(name, email, unique, full):
     assert (ident.email, ident.unique_name, ident.name) == (email, unique, full)
 
 
+@requires_shared
 def test_every_business_cxml_setup_names_someone():
     for path in sorted(BCXML.glob("punchoutsetup*-request.xml")):
         ident = user_identity(_setup(path.read_bytes()))

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from tests.conftest import DEMO, DTD_DIR, ROOT, SECRET_KEY, write_buyers
+from tests.conftest import DEMO, DTD_DIR, ROOT, SECRET_KEY, requires_shared, write_buyers
 from tests.e2e.conftest import free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, requires_shared]  # the simulator validates with the DTDs
 
 
 @pytest.mark.parametrize("protocol", ["cxml", "oci"])

@@ -22,7 +22,7 @@ from gateway.oci.items import (
     parse_new_item_fields,
 )
 from gateway.sessions.transfer import TransferForm
-from tests.conftest import INTEROP
+from tests.conftest import INTEROP, requires_shared
 
 SAPOCI = INTEROP / "oci" / "sapoci"
 
@@ -33,6 +33,7 @@ def _html_body(path) -> bytes:
     return raw.split(b"\r\n\r\n", 1)[-1] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[-1]
 
 
+@requires_shared
 def test_real_world_form_is_read():
     action, pairs = parse_form_html(_html_body(SAPOCI / "real_world.html"))
     items = parse_new_item_fields(pairs)
@@ -48,6 +49,7 @@ def test_real_world_form_is_read():
     assert "HEADER-PAGE" not in first
 
 
+@requires_shared
 def test_meplato_extensions_form_is_read():
     _, pairs = parse_form_html(_html_body(SAPOCI / "meplato_extensions.html"))
     items = parse_new_item_fields(pairs)

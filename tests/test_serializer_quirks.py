@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
@@ -73,6 +75,6 @@ def test_order_request(client, demo, quirk):
     assert code == 200, text
     with demo.db.transaction() as db:
         [order] = db.scalars(select(Order))
-        assert [(line.sku, str(line.quantity), line.description) for line in order.lines] == [
-            ("NW-1001", "2", "Bolts")
+        assert [(line.sku, line.quantity, line.description) for line in order.lines] == [
+            ("NW-1001", Decimal(2), "Bolts")
         ]

@@ -38,6 +38,8 @@ SCHEMA = {
         {
             "id": str,
             "name": str,
+            "profile": str,
+            "cart": dict,
             "return_url_prefixes": [str],
             "cxml": {
                 "from": [_CREDENTIAL],
@@ -179,6 +181,19 @@ def _signing(signing: dict, who: str) -> dict:
     }
 
 
+def _profile(raw: dict, who: str) -> dict:
+    """``profile`` and ``[buyer.cart]``: every wrong key reported in one message."""
+    from gateway.profiles.rules import ProfileError
+    from gateway.profiles.service import profile_settings
+
+    try:
+        return profile_settings(raw.get("profile"), raw.get("cart"))
+    except ProfileError as exc:
+        lines = "".join(f"\n  {key}: {message}" for key, message in exc.errors)
+        count = len(exc.errors)
+        raise ConfigError(f"{who}: the buyer profile has {count} error(s):{lines}") from None
+
+
 def _check_oci(oci: dict, who: str) -> None:
     from gateway.sessions.transfer import CUSTOM_FIELD_SOURCES
 
@@ -317,6 +332,7 @@ def parse_config(text: str, env: dict | None = None) -> tuple[dict, list[BuyerSp
             raise ConfigError(
                 f"{who}: buyer.provisioning.unidentified_users must be generic or refuse"
             )
+        settings["profile"] = _profile(raw, who)
         spec = BuyerSpec(buyer_id, raw["name"], prefixes, settings)
         for i, cred in enumerate(cxml.get("from", [])):
             path = f"buyer.cxml.from[{i}]"

@@ -105,6 +105,42 @@ class ItemIn:
     manufacturer: str | None = None
     lead_time_days: int | None = None
     lang: str = "en-US"
+    # (domain, code); none: one empty UNSPSC Classification, as the DTD needs one.
+    classifications: tuple[tuple[str, str], ...] = ()
+    price_basis: PriceBasis | None = None
+    extrinsics: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        if self.price_basis is None:
+            return self.unit_price * self.quantity
+        basis = self.price_basis
+        return self.unit_price * self.quantity * basis.conversion_factor / basis.quantity
+
+
+@dataclass(frozen=True)
+class PriceBasis:
+    """The unit price is for ``quantity`` of ``uom`` (PriceBasisQuantity, cXML 1.2.036+)."""
+
+    quantity: Decimal
+    uom: str
+    conversion_factor: Decimal = Decimal(1)
+
+
+# The oldest DTD of our catalog with PriceBasisQuantity in ItemDetail.
+PRICE_BASIS_SINCE = (1, 2, 36)
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Tax or shipping in the PunchOutOrderMessageHeader."""
+
+    amount: Decimal
+    description: str
 
 
 @dataclass(frozen=True)
@@ -121,10 +157,12 @@ class OrderMessage:
     version: str
     payload_id: str | None = None
     deployment_mode: str = "production"
+    shipping: Charge | None = None
+    tax: Charge | None = None
 
     @property
     def total(self) -> Decimal:
-        return sum((i.unit_price * i.quantity for i in self.items), Decimal("0"))
+        return sum((i.total for i in self.items), Decimal("0"))
 
 
 def _party(parent: etree._Element, name: str, credentials: Iterable[dict]) -> etree._Element:
@@ -167,6 +205,15 @@ def order_message(msg: OrderMessage) -> bytes:
     m = etree.SubElement(total, "Money")
     m.set("currency", msg.currency)
     m.text = money(msg.total)
+    for name, charge in (("Shipping", msg.shipping), ("Tax", msg.tax)):
+        if charge is not None:
+            el = etree.SubElement(head, name)
+            amount = etree.SubElement(el, "Money")
+            amount.set("currency", msg.currency)
+            amount.text = money(charge.amount)
+            desc = etree.SubElement(el, "Description")
+            desc.set(XML_LANG, "en-US")
+            desc.text = charge.description
     for number, item in enumerate(msg.items, start=1):
         _item_in(poom, item, number)
     return serialize(root, msg.version)
@@ -187,9 +234,15 @@ def _item_in(parent: etree._Element, item: ItemIn, number: int) -> None:
     desc.set(XML_LANG, item.lang)
     desc.text = item.description
     etree.SubElement(detail, "UnitOfMeasure").text = item.uom
-    classification = etree.SubElement(detail, "Classification")
-    classification.set("domain", "UNSPSC")
-    classification.text = item.unspsc or ""
+    if item.price_basis is not None:
+        basis = etree.SubElement(detail, "PriceBasisQuantity")
+        basis.set("quantity", quantity(item.price_basis.quantity))
+        basis.set("conversionFactor", quantity(item.price_basis.conversion_factor))
+        etree.SubElement(basis, "UnitOfMeasure").text = item.price_basis.uom
+    for domain, code in item.classifications or (("UNSPSC", item.unspsc or ""),):
+        classification = etree.SubElement(detail, "Classification")
+        classification.set("domain", domain)
+        classification.text = code
     if item.manufacturer_part_id:
         etree.SubElement(detail, "ManufacturerPartID").text = item.manufacturer_part_id
     if item.manufacturer:
@@ -198,3 +251,7 @@ def _item_in(parent: etree._Element, item: ItemIn, number: int) -> None:
         name.text = item.manufacturer
     if item.lead_time_days is not None:
         etree.SubElement(detail, "LeadTime").text = str(item.lead_time_days)
+    for name, value in item.extrinsics:
+        extrinsic = etree.SubElement(detail, "Extrinsic")
+        extrinsic.set("name", name)
+        extrinsic.text = value

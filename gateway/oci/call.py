@@ -65,6 +65,7 @@ class OciCall:
     search_string: str | None
     echo: tuple[tuple[str, str], ...]  # ~OkCode, ~TARGET, ~CALLER and every other ~ parameter
     target: str
+    cancel_url: str | None  # OCICANCEL (IFS): where "Cancel and return" goes
     email: str | None
     unique_name: str | None
     name: str | None
@@ -136,6 +137,7 @@ def parse_call(pairs: Iterable[tuple[str, str]], options: CallOptions = CallOpti
         search_string=search,
         echo=echo,
         target=target,
+        cancel_url=_first(params, ["OCICANCEL"]),
         email=email.lower() if email else None,
         unique_name=_first(params, options.unique_name_fields),
         name=name,

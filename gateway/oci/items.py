@@ -34,6 +34,8 @@ LIMITS = {
     "EXT_QUOTE_ID": 35,
     "EXT_QUOTE_ITEM": 10,
     "EXT_PRODUCT_ID": 40,
+    "EXT_SCHEMA_TYPE": 10,
+    "EXT_CATEGORY_ID": 60,
     "ATTACHMENT": 255,
     "ATTACHMENT_TITLE": 255,
     "ATTACHMENT_PURPOSE": 1,
@@ -75,6 +77,8 @@ class OciItem:
     contract_item: str = ""
     ext_quote_id: str = ""
     ext_quote_item: str = ""
+    ext_schema_type: str = ""  # a classification other than MATGROUP's, e.g. ECLASS
+    ext_category_id: str = ""
     attachment: str = ""
     attachment_title: str = ""
     attachment_purpose: str = ""
@@ -144,6 +148,8 @@ def item_values(item: OciItem, options: FormatOptions) -> dict[str, str]:
         "EXT_QUOTE_ID": item.ext_quote_id,
         "EXT_QUOTE_ITEM": item.ext_quote_item,
         "EXT_PRODUCT_ID": item.ext_product_id,
+        "EXT_SCHEMA_TYPE": item.ext_schema_type,
+        "EXT_CATEGORY_ID": item.ext_category_id,
         "ATTACHMENT": item.attachment,
         "ATTACHMENT_TITLE": item.attachment_title,
         "ATTACHMENT_PURPOSE": item.attachment_purpose,

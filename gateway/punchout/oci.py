@@ -189,6 +189,9 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         details={
             "echo": [list(pair) for pair in call.echo],
             "target": call.target,
+            "cancel_url": call.cancel_url
+            if call.cancel_url and hook_url_allowed(call.cancel_url, buyer)
+            else None,
             "function": call.function,
             "identity": identity.public(),
             "auth": {
@@ -216,6 +219,16 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         data={"method": "OCI login"},
     )
     record_decisions(db, decisions, buyer.id, session.id)
+    if call.cancel_url and not session.details.get("cancel_url"):
+        record(
+            db,
+            "oci.cancel_refused",
+            f"OCICANCEL {call.cancel_url!r} is not among the buyer's allowed return "
+            "addresses; Cancel and return sends an empty cart to HOOK_URL instead",
+            buyer_id=buyer.id,
+            session_id=session.id,
+            level="warning",
+        )
     if call.unknown_function:
         record(
             db,

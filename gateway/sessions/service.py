@@ -461,16 +461,19 @@ def session_view(session: PunchoutSession) -> dict:
     }
 
 
-def mark_transferred(db: Session, session: PunchoutSession) -> datetime:
+def mark_transferred(
+    db: Session, session: PunchoutSession, status: str = "transferred"
+) -> datetime:
+    """Close an open session as transferred (or ``cancelled``: returned without a cart)."""
     now = utcnow()
     claimed = db.execute(
         update(PunchoutSession)
         .where(PunchoutSession.id == session.id, PunchoutSession.status == "open")
-        .values(status="transferred", transferred_at=now)
+        .values(status=status, transferred_at=now)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        raise SessionError("This cart was already transferred.", 409)
-    session.status = "transferred"
+        raise SessionError(f"This cart was already {session.status}.", 409)
+    session.status = status
     session.transferred_at = now
     return now

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
+from gateway.sessions.transfer import TransferHeld
 from gateway.sessions.transfer import transfer as transfer_cart
 from gateway.web import current_gateway
 from gateway.web.session_auth import punchout_session, session_token
@@ -104,16 +105,29 @@ def delete_item(sku: str):
 def transfer():
     """Close the session; answer the page whose form carries the cart to the buyer."""
     gateway = current_gateway()
+    held = None
     try:
         with gateway.db.transaction() as db:
             session = punchout_session(db, session_token())
             try:
-                form = transfer_cart(db, session, gateway.settings.default_cxml_version)
+                form = transfer_cart(
+                    db,
+                    session,
+                    gateway.settings.default_cxml_version,
+                    gateway.settings.cxml_dtd_dir,
+                )
+            except TransferHeld as exc:
+                # Logged by the pre-flight; the cart page shows each problem on its line.
+                held = exc
             except sessions.SessionError as exc:
                 _logged_failure(db, session, "transfer", exc)
                 failure = exc
             else:
                 return render_template("transfer.html", form=form, buyer=session.buyer)
+        if held is not None:
+            if request.accept_mimetypes.best == "application/json":
+                return jsonify(error=held.message, problems=held.problems), held.status
+            return redirect(url_for("shop.cart", session=session_token(), held=1))
         raise failure
     except sessions.SessionError as exc:
         if request.accept_mimetypes.best == "application/json":

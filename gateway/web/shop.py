@@ -6,18 +6,33 @@ JavaScript and shop.js upgrades them to calls of the JSON session API.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from gateway.marketplace import catalog
-from gateway.models import Supplier
+from gateway.models import Supplier, utcnow
+from gateway.profiles import service as profiles
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
+from gateway.sessions.transfer import cancel as cancel_cart
 from gateway.web import current_gateway
 from gateway.web.session_auth import punchout_session, session_token
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
 PAGE_SIZE = 24
+
+
+def _keep_alive(session) -> int | None:
+    """Seconds until the storefront warns that the buyer-side session may expire."""
+    minutes = profiles.rules_of(session.buyer).session_minutes
+    if not minutes or session.status != "open" or session.protocol == "support":
+        return None
+    started = session.started_at or session.created_at
+    lead = min(300, minutes * 15)  # 5 minutes ahead, a quarter of a short session
+    warn_at = started + timedelta(seconds=minutes * 60 - lead)
+    return max(0, int((warn_at - utcnow()).total_seconds()))
 
 
 def _page(template: str, db, session, token: str, **context):
@@ -35,6 +50,7 @@ def _page(template: str, db, session, token: str, **context):
         categories=catalog.categories(db, perms.categories),
         show_prices=perms.show_prices,
         supplier=db.scalar(select(Supplier.name).limit(1)) or "Catalog",
+        warn_in=_keep_alive(session),
         **context,
     )
 
@@ -124,9 +140,46 @@ def cart():
     try:
         with gateway.db.transaction() as db:
             session = punchout_session(db, token)
-            return _page("shop/cart.html", db, session, token)
+            problems: dict[str, list[str]] = {}
+            if session.status == "open" and session.protocol != "support":
+                outcome = profiles.preflight(db, session)
+                for problem in outcome.problems:
+                    problems.setdefault(problem.sku, []).append(problem.message)
+            return _page(
+                "shop/cart.html",
+                db,
+                session,
+                token,
+                problems=problems,
+                held=bool(request.args.get("held")),
+                system=profiles.rules_of(session.buyer).system,
+            )
     except sessions.SessionError as exc:
         return _error(exc)
+
+
+@bp.post("/cancel")
+def cancel():
+    """Cancel and return: close the session without a cart, as the buyer's profile says."""
+    gateway = current_gateway()
+    token = session_token()
+    try:
+        with gateway.db.transaction() as db:
+            session = punchout_session(db, token)
+            outcome = cancel_cart(db, session, gateway.settings.default_cxml_version)
+            buyer_name = session.buyer.name
+    except sessions.SessionError as exc:
+        return _error(exc)
+    if outcome.form is not None:
+        return render_template("transfer.html", form=outcome.form, buyer={"name": buyer_name})
+    if outcome.url:
+        return redirect(outcome.url)
+    return render_template(
+        "error.html",
+        title="Punchout cancelled",
+        message=f"Nothing was sent to {buyer_name}. You can close this window and "
+        "return to your procurement system.",
+    )
 
 
 @bp.post("/cart")

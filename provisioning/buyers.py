@@ -187,7 +187,8 @@ def _profile(raw: dict, who: str) -> dict:
     from gateway.profiles.service import profile_settings
 
     try:
-        return profile_settings(raw.get("profile"), raw.get("cart"))
+        version = raw.get("cxml", {}).get("version")
+        return profile_settings(raw.get("profile"), raw.get("cart"), version)
     except ProfileError as exc:
         lines = "".join(f"\n  {key}: {message}" for key, message in exc.errors)
         count = len(exc.errors)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.cxml.documents import PRICE_BASIS_SINCE, version_tuple
 from gateway.models import Buyer, Product, PunchoutSession
 from gateway.profiles import presets
 from gateway.profiles.preflight import Line, Outcome, check
@@ -14,7 +15,9 @@ from gateway.profiles.rules import CartRules, ProfileError
 from gateway.sessions.events import record
 
 
-def profile_settings(name: str | None, cart: Mapping | None) -> dict:
+def profile_settings(
+    name: str | None, cart: Mapping | None, cxml_version: str | None = None
+) -> dict:
     """What a buyer file's ``profile`` and ``[buyer.cart]`` keep in the buyer's settings.
 
     Raises ProfileError naming every wrong key at once.
@@ -33,6 +36,16 @@ def profile_settings(name: str | None, cart: Mapping | None) -> dict:
             errors += exc.errors
         raise ProfileError(errors)
     rules = presets.rules_of(name, dict(cart or {}))
+    if rules.pack_sizes and cxml_version and version_tuple(cxml_version) < PRICE_BASIS_SINCE:
+        raise ProfileError(
+            [
+                (
+                    "buyer.cart.pack_sizes",
+                    f"pack prices need cXML 1.2.036 or later (PriceBasisQuantity); "
+                    f"buyer.cxml.version is {cxml_version}",
+                )
+            ]
+        )
     return {"preset": name, "overrides": sorted(cart or {}), "rules": rules.as_dict()}
 
 

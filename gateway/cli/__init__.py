@@ -13,6 +13,7 @@ from gateway.cli import (
     agents,
     buyers,
     catalog,
+    check,
     db,
     keys,
     marketplace,
@@ -31,6 +32,7 @@ def main() -> None:
 
 main.add_command(db.db)
 main.add_command(buyers.buyers)
+buyers.buyers.add_command(check.check)
 main.add_command(agents.agents)
 main.add_command(keys.keys)
 main.add_command(catalog.catalog)

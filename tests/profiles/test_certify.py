@@ -1,0 +1,78 @@
+"""``punchgate buyers check``: the certification run on the demo buyers, passing and failing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from gateway.cli import main
+from gateway.models import PunchoutSession
+from tests.conftest import DEMO, DTD_DIR, SECRET_KEY, write_buyers
+
+
+@pytest.fixture
+def cli(monkeypatch, database_url):
+    monkeypatch.setenv("PUNCHGATE_DATABASE_URL", database_url)
+    monkeypatch.setenv("PUNCHGATE_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("PUNCHGATE_CXML_DTD_DIR", str(DTD_DIR))
+    return CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("buyer", "preset", "carts"),
+    [
+        ("acme", "ariba", ["cXML", "OCI"]),
+        ("globex", "coupa", ["cXML"]),
+        ("initech", "sap-srm", ["OCI"]),
+    ],
+)
+def test_the_demo_buyers_pass(cli, demo, gateway, buyer, preset, carts):
+    r = cli.invoke(main, ["buyers", "check", buyer])
+    assert r.exit_code == 0, r.output
+    assert f"profile {preset}" in r.output
+    assert "FAIL" not in r.output and "PASSED:" in r.output
+    for protocol in carts:
+        assert f"PASS  cart over {protocol}: every catalog product" in r.output
+    if "cXML" in carts:
+        assert "28 line(s) sent as cXML" in r.output and "DTD checked" in r.output
+    # The run used a gateway of its own: nothing was written to the real database.
+    with gateway.db.transaction() as db:
+        assert db.scalar(select(func.count()).select_from(PunchoutSession)) == 0
+
+
+def test_a_profile_the_catalog_breaks_fails_with_the_line(cli, demo, gateway, tmp_path):
+    text = (
+        (DEMO / "buyers.toml")
+        .read_text()
+        .replace('units = ["EA", "BX", "PK", "CS", "SET"]', 'units = ["EA"]')
+    )
+    write_buyers(gateway, tmp_path, text)
+    r = cli.invoke(main, ["buyers", "check", "globex", "--json"])
+    assert r.exit_code == 1
+    report = json.loads(r.output)
+    cart = next(c for c in report["checks"] if c["name"].startswith("cart over cXML"))
+    assert not cart["ok"] and not report["ok"]
+    assert (
+        "NW-1001: the unit 'BX' is not enabled in Globex Manufacturing's Coupa" in (cart["detail"])
+    )
+
+
+def test_the_buyers_own_fixtures(cli, demo, tmp_path):
+    own = tmp_path / "globex-fixtures"
+    own.mkdir()
+    setup = (DEMO.parent / "coupa" / "setup-create.xml").read_text()
+    (own / "setup-create.xml").write_text(setup)
+    (own / "setup-create.expect.toml").write_text("[expect]\nstatus = 400\n")
+    r = cli.invoke(main, ["buyers", "check", "globex", "--fixtures", str(own)])
+    assert r.exit_code == 1
+    assert f"fixtures: {own}" in r.output
+    assert "FAIL  fixture globex-fixtures/setup-create.xml" in r.output
+    assert '-  "status": 400' in r.output and '+  "status": 200' in r.output
+
+
+def test_an_unknown_buyer(cli, demo):
+    r = cli.invoke(main, ["buyers", "check", "nobody"])
+    assert r.exit_code == 1 and "no buyer 'nobody'" in r.output

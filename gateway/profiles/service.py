@@ -57,6 +57,22 @@ def rules_of(buyer: Buyer) -> CartRules:
     return CartRules.from_dict(stored["rules"])
 
 
+def profile_summary(buyer: Buyer) -> dict:
+    """The profile in force, for the console: preset, keys the buyer file overrides, rules."""
+    stored = (buyer.settings or {}).get("profile") or {}
+    rules = rules_of(buyer)
+    return {
+        "preset": stored.get("preset", presets.DEFAULT),
+        "overrides": stored.get("overrides", []),
+        "system": rules.system,
+        "units": ", ".join(rules.units) or ("Rec 20" if rules.unit_standard == "rec20" else "any"),
+        "schemes": ", ".join(rules.schemes) or "none required",
+        "currencies": ", ".join(rules.currencies) or "any",
+        "cancel": rules.cancel,
+        "session_minutes": rules.session_minutes,
+    }
+
+
 def session_rules(session: PunchoutSession) -> CartRules:
     rules = rules_of(session.buyer)
     if session.protocol == "oci":

@@ -9,6 +9,7 @@ from datetime import date
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     g,
     redirect,
@@ -19,7 +20,9 @@ from flask import (
 )
 
 from gateway.models import Agent, OutboxMessage, PunchoutSession, utcnow
+from gateway.profiles.service import profile_summary
 from gateway.sessions.events import record
+from gateway.sessions.lost_carts import cart_document, lost_carts
 from gateway.support import accounts, on_behalf, queries
 from gateway.web import current_gateway
 
@@ -181,9 +184,40 @@ def session_page(session_id: int):
         detail = queries.session_detail(db, session_id)
         if detail is None:
             abort(404, f"No session {session_id}.")
-        page = render_template("support/session.html", **detail)
+        session_ = detail["session"]
+        page = render_template(
+            "support/session.html",
+            profile=profile_summary(session_.buyer),
+            profile_events=[e for e in detail["events"] if e.kind.startswith("profile.")],
+            lost=next(
+                (
+                    c
+                    for c in lost_carts(db, buyer_id=session_.buyer_id)
+                    if c.session_id == session_id
+                ),
+                None,
+            ),
+            has_document=cart_document(db, session_id) is not None,
+            **detail,
+        )
     audit("session.view", f"session {session_id}")
     return page
+
+
+@bp.get("/sessions/<int:session_id>/cart-document")
+@signed_in()
+def cart_download(session_id: int):
+    """The exact cart sent to the buyer, to forward to the buyer's admin."""
+    with current_gateway().db.transaction() as db:
+        document = cart_document(db, session_id)
+    if document is None:
+        abort(404, f"Session {session_id} sent no cart.")
+    audit("session.cart_download", f"session {session_id}")
+    return Response(
+        document.text,
+        mimetype=document.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
+    )
 
 
 @bp.get("/orders/<int:order_pk>")

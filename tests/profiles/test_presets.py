@@ -22,7 +22,7 @@ from tests.test_oci_endpoint import call, form_of, session_token
 
 def with_profile(gateway, tmp_path, preset: str, cart: str = "") -> None:
     text = (DEMO / "buyers.toml").read_text()
-    text = text.replace('id = "acme"\n', f'id = "acme"\nprofile = "{preset}"\n', 1)
+    text = text.replace('profile = "ariba"\n', f'profile = "{preset}"\n', 1)  # ACME's
     if cart:
         table = "[buyer.cart]\n" + textwrap.dedent(cart).strip() + "\n"
         text = text.replace("[buyer.provisioning]", table + "[buyer.provisioning]", 1)
@@ -317,9 +317,7 @@ def test_pack_pricing_on_an_old_cxml_version(client, demo, gateway, tmp_path, se
         .read_text()
         .replace('operation_allowed = "edit"', 'version = "1.2.014"\noperation_allowed = "edit"', 1)
     )
-    text = old.replace('id = "acme"\n', 'id = "acme"\nprofile = "ariba"\n', 1).replace(
-        "[buyer.provisioning]", f"[buyer.cart]\n{pack}\n[buyer.provisioning]", 1
-    )
+    text = old.replace("[buyer.provisioning]", f"[buyer.cart]\n{pack}\n[buyer.provisioning]", 1)
     with pytest.raises(ConfigError, match="pack prices need cXML 1.2.036 or later"):
         write_buyers(gateway, tmp_path, text)
 

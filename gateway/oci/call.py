@@ -36,9 +36,11 @@ class CallOptions:
     email_fields: tuple[str, ...] = EMAIL_FIELDS
     unique_name_fields: tuple[str, ...] = UNIQUE_NAME_FIELDS
     role_fields: tuple[str, ...] = ROLE_FIELDS
+    # SRM 7: VALIDATE comes server to server without HOOK_URL and is answered directly.
+    validate_without_hook: bool = False
 
     @classmethod
-    def from_settings(cls, oci: Mapping) -> CallOptions:
+    def from_settings(cls, oci: Mapping, validate_direct: bool = False) -> CallOptions:
         def names(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
             value = oci.get(key)
             return tuple(value) if value else default
@@ -50,6 +52,7 @@ class CallOptions:
             email_fields=names("user_fields", EMAIL_FIELDS),
             unique_name_fields=names("unique_name_fields", UNIQUE_NAME_FIELDS),
             role_fields=names("role_fields", ROLE_FIELDS),
+            validate_without_hook=validate_direct,
         )
 
 
@@ -88,13 +91,14 @@ def parse_call(pairs: Iterable[tuple[str, str]], options: CallOptions = CallOpti
     for name, value in pairs:
         params.setdefault(name.upper(), value)
     hook_url = _first(params, [options.hook_url_field])
-    if not hook_url:
+    function = (params.get("FUNCTION") or "").strip().upper() or None
+    if not hook_url and not (function == "VALIDATE" and options.validate_without_hook):
         raise OciCallError(
             f"the {options.hook_url_field} parameter is missing: the catalog cannot know where "
             "to send the cart",
             options.hook_url_field,
         )
-    function = (params.get("FUNCTION") or "").strip().upper() or None
+    hook_url = hook_url or ""
     unknown = None
     if function and function not in FUNCTIONS:
         unknown, function = function, None

@@ -19,6 +19,7 @@ from gateway.identity import Identity
 from gateway.marketplace import catalog
 from gateway.models import Buyer, utcnow
 from gateway.oci.call import CallOptions, OciCallError, parse_call
+from gateway.profiles.service import rules_of
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.sessions.transfer import TransferForm, transfer
@@ -58,6 +59,7 @@ class PostBack:
 
     form: TransferForm
     buyer_name: str
+    direct: bool = False  # SRM 7 VALIDATE: the answer is the response, there is no HOOK_URL
 
 
 def hook_url_allowed(url: str, buyer: Buyer) -> bool:
@@ -116,7 +118,8 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             "or ask your SAP administrator to check the catalog's login",
         )
     try:
-        call = parse_call(pairs, CallOptions.from_settings(oci))
+        direct = rules_of(buyer).validate_direct
+        call = parse_call(pairs, CallOptions.from_settings(oci, validate_direct=direct))
     except OciCallError as exc:
         return _refuse(
             db,
@@ -155,7 +158,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             {"parameters": names},
         )
     throttle.succeeded(db, key)
-    if not hook_url_allowed(call.hook_url, buyer):
+    if call.hook_url and not hook_url_allowed(call.hook_url, buyer):
         return _refuse(
             db,
             buyer.id,
@@ -183,7 +186,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         protocol="oci",
         operation="create",
         token_ttl=gateway.settings.start_token_ttl_seconds,
-        return_url=call.hook_url,
+        return_url=call.hook_url or None,
         selected_sku=call.product_id if call.function == "DETAIL" else None,
         load_saved=call.function not in ("VALIDATE", "BACKGROUND_SEARCH"),
         details={
@@ -193,6 +196,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             if call.cancel_url and hook_url_allowed(call.cancel_url, buyer)
             else None,
             "function": call.function,
+            "direct": not call.hook_url,
             "identity": identity.public(),
             "auth": {
                 "method": "OCI login",
@@ -257,7 +261,8 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             )
         else:
             sessions.set_quantity(db, session, call.product_id, call.quantity, log=False)
-        return PostBack(transfer(db, session, gateway.settings.default_cxml_version), buyer.name)
+        form = transfer(db, session, gateway.settings.default_cxml_version)
+        return PostBack(form, buyer.name, direct=not call.hook_url)
     if call.function == "BACKGROUND_SEARCH":
         hits, total = catalog.search(
             db, buyer.id, call.search_string, limit=BACKGROUND_SEARCH_LIMIT

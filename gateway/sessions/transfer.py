@@ -257,7 +257,7 @@ def transfer(
             "system to return to: save it for the user, or place the order, from the cart page.",
             409,
         )
-    if not session.return_url:
+    if not session.return_url and not session.details.get("direct"):
         # Nothing the user can do in this session gets the cart back.
         session.status = "failed"
         record(

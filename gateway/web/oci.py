@@ -19,6 +19,9 @@ def catalog_call(buyer_id: str):
         outcome = oci_inbound.handle(current_gateway(), buyer_id, pairs)
     except oci_inbound.OciRefused as exc:
         return render_template("error.html", title=exc.title, message=exc.message), exc.status
+    if isinstance(outcome, oci_inbound.PostBack) and outcome.direct:
+        # SRM 7 reads the item fields from this answer; there is nowhere to post them.
+        return render_template("oci_direct.html", form=outcome.form)
     if isinstance(outcome, oci_inbound.PostBack):
         return render_template(
             "transfer.html", form=outcome.form, buyer={"name": outcome.buyer_name}

@@ -144,3 +144,22 @@ def test_support_sees_the_fixes_and_refusals(client, agents, gateway, tmp_path):
     assert "Fixed: line 1 (NW-6002): unit PK sent as EA" in page
     assert "Held: cart held: 1 problem(s) for the coupa profile" in page
     assert "overridden: unit_map, units" in page
+
+
+def test_srm7_validate_without_hook_url_is_answered_directly(client, demo, gateway, tmp_path):
+    with_profile(gateway, tmp_path, "sap-srm")
+    r = call(client, HOOK_URL=None, FUNCTION="VALIDATE", PRODUCTID="NW-1001", QUANTITY="2")
+    assert r.status_code == 200
+    action, pairs, items = form_of(r.data)
+    assert action is None and b"data-autosubmit" not in r.data
+    assert (items[0]["VENDORMAT"], items[0]["QUANTITY"], items[0]["UNIT"]) == (
+        "NW-1001",
+        "2.000",
+        "BOX",
+    )
+
+
+def test_validate_without_hook_url_needs_the_profile(client, demo, gateway, tmp_path):
+    with_profile(gateway, tmp_path, "sap-s4")  # S/4HANA posts VALIDATE to HOOK_URL
+    r = call(client, HOOK_URL=None, FUNCTION="VALIDATE", PRODUCTID="NW-1001")
+    assert r.status_code == 400 and b"HOOK_URL parameter is missing" in r.data

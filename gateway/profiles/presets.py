@@ -29,7 +29,6 @@ _PRESETS: dict[str, dict] = {
         "system": "SAP Ariba",
         "unit_standard": "rec20",
         "schemes": ["UNSPSC"],
-        "totals": "none",
         "cancel": "empty",
         "session_minutes": 30,
         "sources": {
@@ -74,7 +73,6 @@ _PRESETS: dict[str, dict] = {
         "unit_standard": "rec20",
         "schemes": ["UNSPSC"],
         "required": ["uom"],
-        "totals": "none",
         "cancel": "empty",
         "session_minutes": 30,
         "sources": {
@@ -83,6 +81,7 @@ _PRESETS: dict[str, dict] = {
             "values' sections (Supplier Network Portal cXML Integration Specification "
             "Handbook v20.3, pdfslide.us)",
             "unit_map": "map catalog units to the customer's Jaggaer UOMs (same handbook)",
+            "required": "every line needs a UOM the customer has mapped (same handbook)",
             "schemes": "UNSPSC, as in Jaggaer's L2 CSV catalog (TradeCentric, "
             "b2beaorg-new.pages.dev level-2-punchout-catalog)",
             "session_minutes": "conservative default (no public figure)",
@@ -98,8 +97,6 @@ _PRESETS: dict[str, dict] = {
             "manufacturer_part_id": 30,
             "manufacturer": 240,
         },
-        "too_long": "cut",
-        "totals": "none",
         "cancel": "empty",
         "sources": {
             **_GENERIC_SOURCES,
@@ -113,7 +110,6 @@ _PRESETS: dict[str, dict] = {
     "d365": {
         "system": "Dynamics 365",
         "unit_standard": "rec20",
-        "totals": "none",
         "cancel": "empty",
         "session_minutes": 30,
         "needs": ["units", "currencies"],
@@ -123,6 +119,8 @@ _PRESETS: dict[str, dict] = {
             "list the legal entity's units (github.com/wadejbeckett/punchout-woocommerce)",
             "currencies": "a currency unknown to the D365 legal entity fails the line "
             "silently (same README)",
+            "unit_standard": "D365 units are UN/CEFACT codes; anything else is dropped "
+            "(same README: 'a UOM that does not already exist')",
             "session_minutes": "D365's own session can be lost on the cart post; keep "
             "shopping short (same README)",
         },
@@ -131,7 +129,6 @@ _PRESETS: dict[str, dict] = {
         "system": "SAP SRM",
         "unit_map": {"EA": "PCE", "PK": "PAC", "BX": "BOX"},
         "lengths": {"manufacturer_part_id": 40, "uom": 3},
-        "too_long": "cut",
         "cancel": "ocicancel",
         "validate_direct": True,
         "session_minutes": 30,
@@ -153,7 +150,6 @@ _PRESETS: dict[str, dict] = {
         "system": "SAP S/4HANA",
         "unit_map": {"EA": "PCE", "PK": "PAC", "BX": "BOX"},
         "lengths": {"manufacturer_part_id": 40, "uom": 3},
-        "too_long": "cut",
         "cancel": "ocicancel",
         "session_minutes": 30,
         "sources": {

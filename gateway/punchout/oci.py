@@ -22,7 +22,7 @@ from gateway.oci.call import CallOptions, OciCallError, parse_call
 from gateway.profiles.service import rules_of
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
-from gateway.sessions.transfer import TransferForm, transfer
+from gateway.sessions.transfer import TransferForm, TransferHeld, transfer
 from gateway.state import Gateway
 from provisioning import throttle
 from provisioning.authn import OCI_FAILURE, AuthenticationFailed, authenticate_oci, recent_failures
@@ -261,7 +261,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             )
         else:
             sessions.set_quantity(db, session, call.product_id, call.quantity, log=False)
-        form = transfer(db, session, gateway.settings.default_cxml_version)
+        form = _transfer_what_can_go(db, session, gateway)
         return PostBack(form, buyer.name, direct=not call.hook_url)
     if call.function == "BACKGROUND_SEARCH":
         hits, total = catalog.search(
@@ -276,5 +276,26 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             buyer_id=buyer.id,
             session_id=session.id,
         )
-        return PostBack(transfer(db, session, gateway.settings.default_cxml_version), buyer.name)
+        return PostBack(_transfer_what_can_go(db, session, gateway), buyer.name)
     return Shop("shop.index", token, {})
+
+
+def _transfer_what_can_go(db: Session, session, gateway: Gateway) -> TransferForm:
+    """VALIDATE and BACKGROUND_SEARCH have no page to show a held line on: the lines the
+    buyer's profile stops are left out (and logged), the others go."""
+    try:
+        return transfer(db, session, gateway.settings.default_cxml_version)
+    except TransferHeld as exc:
+        skus = sorted({p["sku"] for p in exc.problems if p["sku"]})
+        for sku in skus:
+            sessions.remove(db, session, sku)
+        record(
+            db,
+            "profile.dropped",
+            f"left out of the {session.details.get('function')} answer: {', '.join(skus)}",
+            buyer_id=session.buyer_id,
+            session_id=session.id,
+            level="warning",
+            data={"skus": skus},
+        )
+        return transfer(db, session, gateway.settings.default_cxml_version)

@@ -163,3 +163,15 @@ def test_validate_without_hook_url_needs_the_profile(client, demo, gateway, tmp_
     with_profile(gateway, tmp_path, "sap-s4")  # S/4HANA posts VALIDATE to HOOK_URL
     r = call(client, HOOK_URL=None, FUNCTION="VALIDATE", PRODUCTID="NW-1001")
     assert r.status_code == 400 and b"HOOK_URL parameter is missing" in r.data
+
+
+def test_background_search_leaves_out_what_the_profile_stops(client, demo, gateway, tmp_path):
+    with_profile(gateway, tmp_path, "sap-srm", 'units = ["PCE"]')
+    r = call(client, FUNCTION="BACKGROUND_SEARCH", SEARCHSTRING="M8")
+    assert r.status_code == 200
+    assert form_of(r.data)[2] == []  # the M8 fasteners are sold by the box (BOX)
+    r = call(client, FUNCTION="BACKGROUND_SEARCH", SEARCHSTRING="safety glasses")
+    assert [i["VENDORMAT"] for i in form_of(r.data)[2]] == ["NW-2002"]
+    with gateway.db.transaction() as db:
+        dropped = db.scalars(select(Event).where(Event.kind == "profile.dropped")).first()
+        assert "NW-1001" in dropped.data["skus"]

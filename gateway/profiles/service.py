@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cxml.documents import PRICE_BASIS_SINCE, version_tuple
-from gateway.models import Buyer, Product, PunchoutSession
+from gateway.models import Buyer, Event, Product, PunchoutSession
 from gateway.profiles import presets
 from gateway.profiles.preflight import Line, Outcome, check
 from gateway.profiles.rules import CartRules, ProfileError
@@ -71,6 +71,21 @@ def profile_summary(buyer: Buyer) -> dict:
         "cancel": rules.cancel,
         "session_minutes": rules.session_minutes,
     }
+
+
+def recent_outcomes(db: Session, buyer_id: str, limit: int = 20) -> list[Event]:
+    """The buyer's last profile fixes and refusals, newest first (for the buyer page)."""
+    return list(
+        db.scalars(
+            select(Event)
+            .where(
+                Event.buyer_id == buyer_id,
+                Event.kind.in_(("profile.fix", "profile.refused", "profile.dropped")),
+            )
+            .order_by(Event.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def session_rules(session: PunchoutSession) -> CartRules:

@@ -8,6 +8,7 @@ from lxml import html
 from sqlalchemy import select, update
 
 from gateway.models import Event, PunchoutSession, utcnow
+from gateway.profiles.service import recent_outcomes
 from gateway.sessions.lost_carts import lost_carts
 from gateway.xml import parse
 from tests.helpers import add_items, decoded_cart, open_session, sign_in, transfer_form
@@ -140,6 +141,9 @@ def test_support_sees_the_fixes_and_refusals(client, agents, gateway, tmp_path):
     with gateway.db.transaction() as db:
         session_id = db.scalars(select(PunchoutSession.id)).one()
     page = client.get(f"/support/sessions/{session_id}").get_data(as_text=True)
+    with gateway.db.transaction() as db:
+        kinds = [e.kind for e in recent_outcomes(db, "acme")]
+    assert kinds == ["profile.refused", "profile.fix"]  # for the buyer page, newest first
     assert "Profile fixes and refusals" in page
     assert "Fixed: line 1 (NW-6002): unit PK sent as EA" in page
     assert "Held: cart held: 1 problem(s) for the coupa profile" in page

@@ -9,6 +9,7 @@ before anything else looks at the document.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 
@@ -102,6 +103,59 @@ def _check_depth(root: etree._Element, max_depth: int) -> None:
         if depth > max_depth:
             raise UnsafeXML(f"elements are nested deeper than {max_depth} levels")
         stack.extend((child, depth + 1) for child in element)
+
+
+# Byte order marks, longest first (the UTF-32 LE mark starts like UTF-16 LE's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# How '<?' looks without a BOM (XML 1.0 appendix F).
+_UNMARKED = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
+
+
+def detect_encoding(data: bytes) -> tuple[str, int]:
+    """The encoding of an XML document and the length of its BOM.
+
+    The bytes decide first (BOM, then the shape of '<?'); the declaration is
+    only believed for 8-bit encodings, so a document that says UTF-16 but is
+    written in ASCII is still read correctly.
+    """
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name, len(bom)
+    for head, name in _UNMARKED:
+        if data.startswith(head):
+            return name, 0
+    declared = _DECLARED.match(data[:200])
+    if declared:
+        try:
+            name = codecs.lookup(declared.group(1).decode("ascii")).name
+        except LookupError:
+            return "utf-8", 0
+        if not name.startswith(("utf-16", "utf-32")):
+            return name, 0
+    return "utf-8", 0
+
+
+def decode_document(data: bytes) -> str:
+    """The document as text, whatever its encoding; never holds a NUL character.
+
+    Undecodable bytes become U+FFFD, so this never fails: it is what the
+    session log and the support console show of a document.
+    """
+    encoding, skip = detect_encoding(data)
+    text = data[skip:].decode(encoding, errors="replace")
+    return text.replace("\x00", "\ufffd")
 
 
 def local_name(element: etree._Element) -> str:

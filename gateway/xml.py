@@ -17,6 +17,8 @@ from lxml import etree
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 100
+# Elements per document: a 10,000-line OrderRequest has about 200,000.
+DEFAULT_MAX_ELEMENTS = 250_000
 
 # The internal subset is everything between '[' and the matching ']>' of the
 # DOCTYPE. libxml2 has already refused a malformed one when this runs.
@@ -58,9 +60,17 @@ def _parser() -> etree.XMLParser:
 
 
 def parse(
-    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
 ) -> ParsedDocument:
-    """Parse untrusted bytes under the gateway's XML policy."""
+    """Parse untrusted bytes under the gateway's XML policy.
+
+    Every check here costs time linear in the size of the document and runs in
+    C (libxml2, XPath), so a refused document costs no Python work per element.
+    """
     if not isinstance(data, bytes):
         raise TypeError("parse() takes bytes; let the XML declaration choose the charset")
     if len(data) > max_bytes:
@@ -90,19 +100,22 @@ def parse(
     for _ in root.iter(etree.Entity):
         raise UnsafeXML("entity references are not allowed")
     _check_depth(root, max_depth)
+    # Start tags minus end tags bounds the element count from above in a single
+    # byte scan; only a document near the limit is counted exactly.
+    if data.count(b"<") - data.count(b"</") > max_elements:
+        elements = int(root.xpath("count(//*)"))
+        if elements > max_elements:
+            raise UnsafeXML(f"document has {elements} elements, over the limit of {max_elements}")
     return ParsedDocument(
         root=root, doctype=docinfo.doctype or "", system_url=docinfo.system_url, raw=data
     )
 
 
 def _check_depth(root: etree._Element, max_depth: int) -> None:
-    # Iterative on purpose: a recursive walk is itself a stack-depth risk.
-    stack = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        if depth > max_depth:
-            raise UnsafeXML(f"elements are nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in element)
+    # "Is there an element max_depth + 1 levels down?" in XPath: libxml2 walks
+    # the tree in C, where a Python walk took 0.5 s for 300,000 elements.
+    if root.xpath("boolean(" + "/*" * (max_depth + 1) + ")"):
+        raise UnsafeXML(f"elements are nested deeper than {max_depth} levels")
 
 
 # Byte order marks, longest first (the UTF-32 LE mark starts like UTF-16 LE's).

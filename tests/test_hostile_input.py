@@ -169,3 +169,38 @@ def test_console_ids_out_of_range_are_not_found(client, agents, path, code):
 
 def test_storefront_page_out_of_range_is_a_400(client, demo):
     assert client.get(f"/shop/?page={HUGE}").status_code == 400
+
+
+def many_elements(count: int, secret: str | None) -> bytes:
+    from tests.documents import envelope
+
+    body = (
+        '<PunchOutSetupRequest operation="create"><BuyerCookie>c</BuyerCookie>'
+        + "<Extrinsic name='x'>y</Extrinsic>" * count
+        + "</PunchOutSetupRequest>"
+    )
+    return envelope(body, **({"secret": secret} if secret else {}))
+
+
+def test_a_document_over_the_element_limit_is_refused_before_authentication(client, demo):
+    code, text = status(post(client, many_elements(300_000, "wrong-secret")).data)
+    assert code == 400
+    assert "300016 elements, over the limit of 250000" in text
+    assert count(demo, PunchoutSession) == 0
+
+
+def test_the_element_limit_is_configurable(demo, settings):
+    from dataclasses import replace
+
+    from gateway import create_app
+
+    small = create_app(replace(settings, max_xml_elements=1_000)).test_client()
+    code, text = status(post(small, many_elements(2_000, None)).data)
+    assert (code, "over the limit of 1000" in text) == (400, True)
+
+
+def test_a_multipart_body_over_its_part_limit_is_a_clear_400(client, demo):
+    parts = b"".join(b"--B\r\nContent-ID: <p%d>\r\n\r\nx\r\n" % i for i in range(20_001))
+    r = post(client, parts + b"--B--\r\n", "multipart/related; boundary=B")
+    code, text = status(r.data)
+    assert code == 400 and "more than 50 parts" in text

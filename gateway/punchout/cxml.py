@@ -310,6 +310,7 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
                 raw,
                 max_bytes=gateway.settings.max_document_bytes,
                 max_depth=gateway.settings.max_xml_depth,
+                max_elements=gateway.settings.max_xml_elements,
             )
         except UnsafeXML as exc:
             raise BadRequest(f"document refused: {exc}") from None

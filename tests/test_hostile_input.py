@@ -204,3 +204,29 @@ def test_a_multipart_body_over_its_part_limit_is_a_clear_400(client, demo):
     r = post(client, parts + b"--B--\r\n", "multipart/related; boundary=B")
     code, text = status(r.data)
     assert code == 400 and "more than 50 parts" in text
+
+
+ESCAPES = [
+    "http://127.0.0.1:9000/punchout/../../elsewhere",
+    "http://127.0.0.1:9000/punchout/%2e%2e/elsewhere",
+    "http://127.0.0.1:9000/punchout%2f..%2felsewhere",
+]
+
+
+@pytest.mark.parametrize("url", ESCAPES)
+def test_browser_form_post_cannot_escape_the_allowed_path(client, demo, url):
+    code, text = status(post(client, setup_request(return_url=url)).data)
+    assert code == 400 and "not among the return URLs allowed" in text
+    assert count(demo, PunchoutSession) == 0
+
+
+@pytest.mark.parametrize("url", ESCAPES)
+def test_hook_url_cannot_escape_the_allowed_path(client, demo, url):
+    r = oci(client, HOOK_URL=url)
+    assert r.status_code == 400 and "not among the return addresses" in r.get_data(as_text=True)
+    assert count(demo, PunchoutSession) == 0
+
+
+def test_equivalent_spellings_of_an_allowed_url_are_accepted(client, demo):
+    url = "HTTP://127.0.0.1:9000/punchout/x/../return"
+    assert status(post(client, setup_request(return_url=url)).data)[0] == 200

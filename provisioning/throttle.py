@@ -37,6 +37,10 @@ def oci_key(buyer_id: str, username: str | None) -> str:
     return _storable_key(f"oci:{buyer_id}:{(username or '').casefold()}")
 
 
+def sync_key(buyer_id: str, label: str) -> str:
+    return _storable_key(f"sync:{buyer_id}:{label.casefold()}")
+
+
 def locked_until(db: Session, key: str, now: datetime) -> datetime | None:
     row = db.get(AuthThrottle, key)
     if row is not None:

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         credentials_api,
         cxml,
         errors,
+        headers,
         health,
         marketplace,
         oci,
@@ -56,4 +57,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, support, health):
         app.register_blueprint(module.bp)
     errors.register(app)
+    headers.register(app)
     return app

@@ -48,17 +48,3 @@ def register(app: Flask) -> None:
         if _wants_json():
             return jsonify(error="Internal Server Error", detail=message), 500
         return render_template("error.html", title="Temporary problem", message=message), 500
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # Session tokens travel in URLs for cookie-less procurement browsers;
-        # never hand them to another site in a Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.mimetype == "text/html":
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; script-src 'self'; "
-                "style-src 'self'; base-uri 'none'; object-src 'none'",
-            )
-        return response

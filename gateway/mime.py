@@ -32,7 +32,10 @@ class Part:
 
 def _content_type(value: str) -> EmailMessage:
     message = EmailMessage(policy=policy.HTTP)
-    message["Content-Type"] = value
+    try:
+        message["Content-Type"] = value
+    except ValueError:  # control characters: the email package refuses the header
+        raise MimeError("the Content-Type header is not valid") from None
     return message
 
 

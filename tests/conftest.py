@@ -101,6 +101,9 @@ def secret_forms(secret: str) -> set[str]:
 
 
 def scan(where: str, text: str) -> None:
+    # A UTF-16 or UTF-32 document stored as if it were UTF-8 holds its secret with
+    # NULs between the letters: look through them too.
+    text = text + "\n" + text.replace("\x00", "").replace("\ufffd", "")
     for secret in SECRETS:
         for form in secret_forms(secret):
             if form in text:

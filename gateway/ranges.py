@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-# Quantities on a cart or order line (three decimals).
+# Quantities on a cart line (three decimals); order lines: gateway/cxml/values.py.
 MAX_QUANTITY = Decimal("1000000")
 # Amounts: NUMERIC(18, 4) keeps 14 digits before the point.
 MONEY_MAX = Decimal(10) ** 14

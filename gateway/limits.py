@@ -13,6 +13,8 @@ The documented ranges themselves are in :mod:`gateway.ranges`.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy import JSON, Integer, String, Text, event, inspect
@@ -97,27 +99,50 @@ def _json_nul(value) -> bool:
     return False
 
 
-def check_value(table: str, column, value) -> None:
-    if value is None:
-        return
+def _checker(table: str, column) -> Callable[[object], object] | None:
+    """The check for one column's values, or None when any value fits."""
     name = field_name(table, column.key)
     kind = column.type
     if isinstance(kind, Money):
-        check_amount(name, Decimal(value))
-    elif isinstance(kind, String | Text) and isinstance(value, str):
-        check_text(name, value, getattr(kind, "length", None))
-    elif isinstance(kind, Integer) and isinstance(value, int):
-        check_integer(name, value)
-    elif isinstance(kind, JSON) and _json_nul(value):
-        raise StorageLimit(name, "contains a NUL character")
+        return lambda value: check_amount(name, Decimal(value))
+    if isinstance(kind, String | Text):
+        length = getattr(kind, "length", None)
+        return lambda value: isinstance(value, str) and check_text(name, value, length)
+    if isinstance(kind, Integer):
+        return lambda value: (
+            isinstance(value, int) and not isinstance(value, bool) and check_integer(name, value)
+        )
+    if isinstance(kind, JSON):
+
+        def check_json(value):
+            if _json_nul(value):
+                raise StorageLimit(name, "contains a NUL character")
+
+        return check_json
+    return None
+
+
+@functools.cache
+def _checks(mapper) -> tuple[tuple[str, Callable[[object], object]], ...]:
+    table = mapper.local_table.name
+    found = ((attr.key, _checker(table, attr.columns[0])) for attr in mapper.column_attrs)
+    return tuple((key, check) for key, check in found if check is not None)
 
 
 @event.listens_for(Session, "before_flush")
 def _check_before_flush(db: Session, _context, _instances) -> None:
-    for obj in (*db.new, *db.dirty):
+    # Read straight from each object's state: attribute history costs ten times
+    # more, and a 10,000-line order flushes 10,000 new rows at once.
+    for obj in db.new:
         state = inspect(obj)
-        table = state.mapper.local_table.name
-        for attr in state.mapper.column_attrs:
-            added = state.attrs[attr.key].history.added
-            for value in added or ():
-                check_value(table, attr.columns[0], value)
+        values = state.dict
+        for key, check in _checks(state.mapper):
+            value = values.get(key)
+            if value is not None:
+                check(value)
+    for obj in db.dirty:
+        state = inspect(obj)
+        changed, values = state.committed_state, state.dict
+        for key, check in _checks(state.mapper):
+            if key in changed and values.get(key) is not None:
+                check(values[key])

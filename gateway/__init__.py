@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from gateway.config import Settings
+from gateway.ranges import INT_MAX
 from gateway.state import Gateway
+
+
+class BoundedInt(IntegerConverter):
+    """Flask's int converter, bounded to what an INTEGER column holds."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's signature)
+        kwargs.setdefault("max", INT_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -26,12 +36,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=8 * 3600,
     )
     app.extensions["punchgate"] = Gateway.from_settings(settings)
+    # Every <int:...> in a URL is an id the database can hold: a larger one is a 404,
+    # not an overflow error from the driver.
+    app.url_map.converters["int"] = BoundedInt
 
     from gateway.web import (
         api,
         credentials_api,
         cxml,
         errors,
+        headers,
         health,
         marketplace,
         oci,
@@ -43,4 +57,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, support, health):
         app.register_blueprint(module.bp)
     errors.register(app)
+    headers.register(app)
     return app

@@ -40,6 +40,7 @@ class Settings:
     encryption_keys: tuple[str, ...] = ()
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     max_xml_depth: int = 100
+    max_xml_elements: int = 250_000
     start_token_ttl_seconds: int = 300
     session_ttl_seconds: int = 8 * 3600
     cxml_dtd_dir: str | None = None
@@ -72,6 +73,7 @@ class Settings:
             encryption_keys=keys,
             max_document_bytes=int(get("MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)),
             max_xml_depth=int(get("MAX_XML_DEPTH", 100)),
+            max_xml_elements=int(get("MAX_XML_ELEMENTS", 250_000)),
             start_token_ttl_seconds=int(get("START_TOKEN_TTL", 300)),
             session_ttl_seconds=int(get("SESSION_TTL", 8 * 3600)),
             cxml_dtd_dir=get("CXML_DTD_DIR") or None,

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+import gateway.limits  # noqa: F401  (registers the storage checks on every flush)
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Buyer, BuyerCredential, Supplier, utcnow
+from provisioning import urls
 from provisioning.credentials import SecretBox
 from provisioning.roles import LEAST_PRIVILEGE, check_role_config
 
@@ -569,22 +570,8 @@ def _identities(spec: BuyerSpec) -> list[tuple[str, str, str]]:
 def url_allowed(url: str, prefixes: list[str]) -> bool:
     """True when ``url`` is under one of the buyer's allowed return URL prefixes.
 
-    Scheme and host must match exactly (so ``https://acme.example`` does not admit
-    ``https://acme.example.evil``); the path must start with the prefix's path.
+    Scheme, host and port must match exactly (so ``https://acme.example`` does not
+    admit ``https://acme.example.evil``); the path must start with the prefix's
+    path. Both are normalised first: see provisioning/urls.py.
     """
-    try:
-        target = urlsplit(url)
-    except ValueError:
-        return False
-    if target.scheme not in ("http", "https") or target.username or target.password:
-        return False
-    for prefix in prefixes:
-        allowed = urlsplit(prefix)
-        if (
-            target.scheme == allowed.scheme
-            and target.netloc.lower() == allowed.netloc.lower()
-            and (target.path or "/").startswith(allowed.path or "/")
-            and (not allowed.query or target.query.startswith(allowed.query))
-        ):
-            return True
-    return False
+    return urls.url_allowed(url, prefixes)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -31,6 +32,7 @@ from provisioning.buyers import ConfigError, check_reuse, check_strength, set_se
 from provisioning.credentials import SecretBox
 
 WINDOW_SECONDS = 300
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
 
 
 class SyncError(Exception):
@@ -54,22 +56,27 @@ def _authenticate(db: Session, box: SecretBox, buyer: Buyer, headers, body: byte
         raise SyncError(
             401, "X-Punchgate-Credential, -Timestamp, -Nonce and -Signature are required"
         )
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > WINDOW_SECONDS:
+    if not _UNIX_TIME.fullmatch(timestamp):
+        raise SyncError(400, "X-Punchgate-Timestamp must be unix seconds (at most 12 digits)")
+    if abs(time.time() - int(timestamp)) > WINDOW_SECONDS:
         raise SyncError(401, "the signed timestamp is outside the five-minute window")
     now = utcnow()
-    key = f"sync:{buyer.id}:{label.casefold()}"
+    key = throttle.sync_key(buyer.id, label)
     until = throttle.locked_until(db, key, now)
     if until is not None:
         raise SyncError(429, "too many failed attempts; try again later")
     domain, identity = (part.strip().casefold() for part in label.split("/", 1))
-    rows = db.scalars(
-        select(BuyerCredential).where(
-            BuyerCredential.buyer_id == buyer.id,
-            BuyerCredential.kind == "sender",
-            BuyerCredential.domain == domain,
-            BuyerCredential.identity == identity,
+    if "\x00" in label or len(domain) > 200 or len(identity) > 200:
+        rows = []  # no credential has such a name; still a failure that counts
+    else:
+        rows = db.scalars(
+            select(BuyerCredential).where(
+                BuyerCredential.buyer_id == buyer.id,
+                BuyerCredential.kind == "sender",
+                BuyerCredential.domain == domain,
+                BuyerCredential.identity == identity,
+            )
         )
-    )
     for row in rows:
         secret = box.decrypt(row.secret_encrypted) if row.secret_encrypted else None
         if (
@@ -79,7 +86,6 @@ def _authenticate(db: Session, box: SecretBox, buyer: Buyer, headers, body: byte
                 signature(secret, timestamp, nonce, body).encode(), given.encode()
             )
         ):
-            throttle.succeeded(db, key)
             return label
     throttle.failed(db, key, now)
     raise SyncError(401, f"signature does not match a current secret of {label}")
@@ -90,6 +96,27 @@ def sync(db: Session, box: SecretBox, buyer_id: str, headers, body: bytes) -> di
     if buyer is None:
         raise SyncError(404, f"no buyer {buyer_id!r}")
     signer = _authenticate(db, box, buyer, headers, body)
+    try:
+        outcome = _apply(db, box, buyer, signer, headers, body)
+    except SyncError as exc:
+        if exc.status == 400:
+            # Every refusal counts towards the signer's back-off: a buyer must
+            # not be able to try candidate values at will.
+            throttle.failed(db, throttle.sync_key(buyer.id, signer), utcnow())
+        raise
+    # Only a change that went through clears the back-off, not a good signature alone.
+    throttle.succeeded(db, throttle.sync_key(buyer.id, signer))
+    return outcome
+
+
+def _text(data: dict, name: str, limit: int = 200) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str) or "\x00" in value or len(value) > limit:
+        raise SyncError(400, f"{name} must be a string of at most {limit} characters")
+    return value
+
+
+def _apply(db: Session, box: SecretBox, buyer: Buyer, signer: str, headers, body: bytes) -> dict:
     try:
         with db.begin_nested():
             db.add(SyncNonce(nonce=headers["X-Punchgate-Nonce"][:100]))
@@ -106,15 +133,17 @@ def sync(db: Session, box: SecretBox, buyer_id: str, headers, body: bytes) -> di
         raise SyncError(400, "the body is not JSON") from None
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind == "cxml":
-        domain, identity = str(data.get("domain", "")), str(data.get("identity", ""))
+        domain, identity = _text(data, "domain"), _text(data, "identity")
         new, field, cred_kind = data.get("new_secret"), "new_secret", "sender"
     elif kind == "oci":
-        domain, identity = "", str(data.get("username", ""))
+        domain, identity = "", _text(data, "username")
         new, field, cred_kind = data.get("new_password"), "new_password", "oci"
     else:
         raise SyncError(400, 'kind must be "cxml" or "oci"')
     if not identity or not isinstance(new, str):
         raise SyncError(400, f"identity and {field} are required")
+    if len(new) > 1000 or any(ord(ch) < 32 or ord(ch) == 127 for ch in new):
+        raise SyncError(400, f"{field} must be at most 1000 printable characters")
     known = db.scalar(
         select(BuyerCredential.id)
         .where(
@@ -132,15 +161,19 @@ def sync(db: Session, box: SecretBox, buyer_id: str, headers, body: bytes) -> di
         )
     policy = buyer.settings.get("credentials", {})
     days = data.get("overlap_days", policy.get("overlap_days", 7))
-    if not isinstance(days, int) or not 0 <= days <= 365:
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
         raise SyncError(400, "overlap_days must be a whole number from 0 to 365")
     try:
         check_strength(
             new, cred_kind, f"buyer {buyer.id!r}", field, policy.get("allow_weak", False)
         )
-        check_reuse(db, box, buyer.id, [(field, new)], policy.get("allow_weak", False))
     except ConfigError as exc:
         raise SyncError(400, str(exc)) from None
+    try:
+        check_reuse(db, box, buyer.id, [(field, new)], policy.get("allow_weak", False))
+    except ConfigError:
+        # Never say whose secret it is: that would be an oracle for other buyers' secrets.
+        raise SyncError(400, f"{field} cannot be used; choose another long random value") from None
     row = set_secret(
         db,
         box,

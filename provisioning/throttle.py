@@ -6,6 +6,7 @@ doubling with every further failure up to MAX. A success clears it.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -19,13 +20,25 @@ MAX = timedelta(minutes=15)
 _SEEN = "punchgate.throttle_rows"
 
 
+def _storable_key(key: str) -> str:
+    # A key the database cannot hold (too long, NUL bytes: hostile input) is
+    # hashed, so the failure is still counted instead of failing the request.
+    if len(key) <= 200 and "\x00" not in key:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def cxml_key(envelope) -> str:
     first = envelope.sender[0]
-    return f"cxml:{first.domain.casefold()}/{first.identity.casefold()}"
+    return _storable_key(f"cxml:{first.domain.casefold()}/{first.identity.casefold()}")
 
 
 def oci_key(buyer_id: str, username: str | None) -> str:
-    return f"oci:{buyer_id}:{(username or '').casefold()}"
+    return _storable_key(f"oci:{buyer_id}:{(username or '').casefold()}")
+
+
+def sync_key(buyer_id: str, label: str) -> str:
+    return _storable_key(f"sync:{buyer_id}:{label.casefold()}")
 
 
 def locked_until(db: Session, key: str, now: datetime) -> datetime | None:

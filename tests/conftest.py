@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from gateway import create_app
@@ -26,6 +28,23 @@ from gateway.marketplace.catalog import load_catalog
 from gateway.migrate import upgrade
 from gateway.models import Base
 from provisioning.buyers import load_buyers
+
+# Property and fuzz tests: a fixed seed and a bounded number of cases in CI;
+# `make fuzz` (HYPOTHESIS_PROFILE=fuzz) explores many more, with fresh seeds.
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "fuzz",
+    parent=hypothesis_settings.get_profile("ci"),
+    derandomize=False,
+    max_examples=2000,
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -82,6 +101,9 @@ def secret_forms(secret: str) -> set[str]:
 
 
 def scan(where: str, text: str) -> None:
+    # A UTF-16 or UTF-32 document stored as if it were UTF-8 holds its secret with
+    # NULs between the letters: look through them too.
+    text = text + "\n" + text.replace("\x00", "").replace("\ufffd", "")
     for secret in SECRETS:
         for form in secret_forms(secret):
             if form in text:

@@ -86,8 +86,35 @@ def test_weak_or_reused_new_secrets(client, demo):
     weak = signed(client, dict(CXML_CHANGE, new_secret="short"))
     assert weak.status_code == 400 and "new_secret is too short" in weak.json["error"]
     reused = signed(client, dict(CXML_CHANGE, new_secret="demo-globex-shared-secret-26"))
-    assert reused.status_code == 400 and "same secret buyer 'globex' uses" in reused.json["error"]
-    assert "demo-globex" not in reused.json["error"]
+    assert reused.status_code == 400 and "new_secret cannot be used" in reused.json["error"]
+    assert "globex" not in reused.json["error"]  # never an oracle for other buyers' secrets
+
+
+def test_refused_changes_count_towards_the_back_off(client, demo):
+    for _ in range(5):
+        guess = signed(client, dict(CXML_CHANGE, new_secret="demo-globex-shared-secret-26"))
+        assert guess.status_code == 400
+    assert signed(client, CXML_CHANGE).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"identity": ["AN01000000001"]}, "identity"),
+        ({"domain": None}, "domain"),
+        ({"new_secret": "acme-next-\x00-secret-2027"}, "new_secret"),
+        ({"overlap_days": True}, "overlap_days"),
+    ],
+)
+def test_wrong_types_are_a_400_naming_the_field(client, demo, change, field):
+    r = signed(client, {**CXML_CHANGE, **change})
+    assert r.status_code == 400 and field in r.json["error"]
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "１２３", "-1"])
+def test_a_timestamp_that_is_not_unix_seconds_is_a_400(client, demo, timestamp):
+    r = signed(client, CXML_CHANGE, timestamp=timestamp)
+    assert r.status_code == 400 and "unix seconds" in r.json["error"]
 
 
 def test_repeated_bad_signatures_back_off(client, demo):

@@ -88,7 +88,8 @@ def test_event_by_idempotency_key(hook_app, demo, order_pk):
     [
         ({"secret": "wrong"}, 401, "signature does not match"),
         ({"timestamp": str(int(time.time()) - 3600)}, 401, "five-minute window"),
-        ({"timestamp": "yesterday"}, 401, "not a unix time"),
+        ({"timestamp": "yesterday"}, 400, "unix seconds"),
+        ({"timestamp": "9" * 400}, 400, "unix seconds"),
     ],
 )
 def test_bad_signatures_are_refused(hook_app, demo, order_pk, kwargs, code, words):
@@ -103,11 +104,41 @@ def test_bad_signatures_are_refused(hook_app, demo, order_pk, kwargs, code, word
         ({"type": "shipped"}, 400, "event_id is required"),
         ({"event_id": "e", "type": "teleported"}, 400, "type must be one of"),
         ({"event_id": "e", "type": "shipped", "order_id": 999999}, 404, "no such order"),
+        ({"event_id": "e", "type": "shipped", "order_id": int("9" * 400)}, 404, "no such order"),
+        ({"event_id": "e", "type": "shipped", "order_id": [1]}, 400, "order_id must be"),
+        ({"event_id": "e", "type": "shipped", "order_id": True}, 400, "order_id must be"),
+        ({"event_id": ["e"], "type": "shipped"}, 400, "event_id must be"),
+        ({"event_id": "e", "type": ["shipped"]}, 400, "type must be one of"),
+        ({"event_id": "e", "type": "shipped", "carrier": {"x": 1}}, 400, "carrier must be"),
+        ({"event_id": "e", "type": "shipped", "tracking_number": 7}, 400, "tracking_number"),
+        ({"event_id": "e", "type": "shipped", "lines": "1"}, 400, "lines must be"),
+        ({"event_id": "e", "type": "shipped", "lines": [True]}, 400, "lines must be"),
+        ({"event_id": "e", "type": "invoiced", "invoice_id": "I" * 101}, 400, "invoice_id"),
+        ({"event_id": "e", "type": "rejected", "reason": None, "x": 1}, 200, "applied"),
     ],
 )
 def test_bad_events(hook_app, demo, order_pk, event, code, words):
+    if "order_id" not in event and code != 404:
+        event = {**event, "order_id": order_pk}
     r = send(hook_app, event)
-    assert r.status_code == code and words in r.json["error"]
+    assert r.status_code == code and words in (r.json.get("error") or "applied")
+    if code != 200:
+        assert order_of(demo, order_pk).status == "accepted"
+
+
+def test_impossible_transitions_are_409_and_recorded(hook_app, demo, order_pk):
+    def event(n, kind):
+        return send(hook_app, {"event_id": f"sm-{n}", "type": kind, "order_id": order_pk})
+
+    assert event(1, "confirmed").status_code == 200
+    assert event(2, "cancelled").status_code == 200
+    for n, kind in enumerate(["shipped", "invoiced", "refunded", "delivered"], start=3):
+        r = event(n, kind)
+        assert r.status_code == 409 and "is cancelled" in r.json["error"]
+    assert order_of(demo, order_pk).status == "cancelled"
+    with demo.db.transaction() as db:
+        refused = db.scalars(select(Event).where(Event.kind == "order.transition_refused")).all()
+    assert len(refused) == 4
 
 
 def test_unsigned_webhook_when_not_configured(client, demo):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+from urllib.parse import quote_plus
+
 import pytest
 from sqlalchemy import select
 
 from gateway.models import BuyerCredential, Event
+from gateway.replay import credentials_from_db, expectation, fill
 from gateway.sessions.events import redact_document
 from tests.documents import ACME_SECRET, setup_request
 from tests.helpers import bearer, open_session
@@ -85,3 +90,49 @@ def test_the_leak_scanner_sees_every_form():
         del conftest.LEAKS[before:]
         conftest.SECRETS.discard(secret)
     assert len(found) == 4  # plain, base64, form-encoded, HTML-escaped; not the last
+
+
+FIXTURES = sorted(
+    p
+    for p in (Path(__file__).resolve().parent.parent / "fixtures").rglob("*.xml")
+    if "sap-oci" not in p.parts and p.with_suffix(".expect.toml").exists()
+)
+ENCODINGS = ["utf-8", "utf-16", "utf-16-le", "utf-32"]
+TRANSPORTS = ["raw", "multipart", "urlencoded", "base64"]
+
+
+def _send(client, document: bytes, transport: str):
+    if transport == "multipart":
+        body = (
+            b"--B\r\nContent-Type: text/xml\r\nContent-ID: <root>\r\n\r\n"
+            + document
+            + b"\r\n--B--\r\n"
+        )
+        return client.post("/cxml", data=body, content_type="multipart/related; boundary=B")
+    if transport in ("urlencoded", "base64"):
+        value = document if transport == "urlencoded" else base64.b64encode(document)
+        body = f"cxml-{transport}=".encode() + quote_plus(value).encode()
+        return client.post("/cxml", data=body, content_type="application/x-www-form-urlencoded")
+    return client.post("/cxml", data=document, content_type="text/xml")
+
+
+def test_every_fixture_in_every_encoding_and_transport_stores_no_secret(client, demo):
+    """The secret scan over stored rows, for every cXML fixture sent every way a buyer could."""
+    sent = 0
+    for path in FIXTURES:
+        buyer, _ = expectation(path)
+        creds = credentials_from_db(demo, buyer or "acme")
+        text = fill(path.read_text(encoding="utf-8"), creds)
+        for encoding in ENCODINGS:
+            declared = text.replace('encoding="UTF-8"', f'encoding="{encoding.upper()}"', 1)
+            for transport in TRANSPORTS:
+                r = _send(client, declared.encode(encoding), transport)
+                assert r.status_code < 500, (path.name, encoding, transport)
+                sent += 1
+    assert sent == len(FIXTURES) * 16 and len(FIXTURES) >= 20
+    with demo.db.transaction() as db:
+        stored = [f"{e.message} {e.data} {e.document or ''}" for e in db.scalars(select(Event))]
+    secrets_sent = {credentials_from_db(demo, b).shared_secret for b in ("acme", "globex")}
+    for row in stored:
+        flat = row.replace("\x00", "")
+        assert not any(secret in flat for secret in secrets_sent), row[:300]

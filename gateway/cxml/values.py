@@ -14,13 +14,14 @@ from decimal import Decimal, InvalidOperation
 
 from gateway.cxml.errors import NotAcceptable
 from gateway.cxml.timestamps import parse_timestamp
+from gateway.ranges import INT_MAX, MONEY_MAX
 
 # Stored as NUMERIC(18, 4): 14 digits before the point.
-MAX_AMOUNT = Decimal("99999999999999")
+MAX_AMOUNT = MONEY_MAX - 1
 MAX_QUANTITY = Decimal("999999999999")
 MAX_DECIMALS = 10
-MAX_LINE_NUMBER = 2_147_483_647  # a 32-bit INTEGER column on both databases
-MAX_VERSION = 2_147_483_647
+MAX_LINE_NUMBER = INT_MAX  # a 32-bit INTEGER column on both databases
+MAX_VERSION = INT_MAX
 MAX_ORDER_ID = 100  # orders.order_id
 MAX_STATUS_TEXT = 1000  # characters of problems in a Status text attribute
 _DIGITS = re.compile(r"^\d{1,10}$")

@@ -37,11 +37,65 @@ TRANSITIONS = {
 }
 
 
+# Event type -> the order statuses it may follow. Anything else is an impossible
+# transition (409): a cancelled order is not shipped, an unshipped one not delivered.
+OPEN = frozenset({"received", "accepted", "pending", "confirmed", "backordered"})
+ALLOWED_FROM = {
+    "accepted": frozenset({"received", "accepted", "pending"}),
+    "pending": frozenset({"received", "accepted", "pending"}),
+    "rejected": frozenset({"received", "accepted", "pending"}),
+    "confirmed": OPEN,
+    "detail": OPEN,
+    "backordered": OPEN,
+    "cancelled": OPEN,
+    "shipped": OPEN | {"shipped"},
+    "delivered": frozenset({"shipped", "delivered"}),
+    "invoiced": (OPEN - {"received"}) | {"shipped", "delivered", "invoiced"},
+    "refunded": frozenset({"invoiced", "refunded"}),
+}
+# Optional details: name -> longest text (stored in VARCHAR(100) or shown to buyers).
+TEXT_FIELDS = {"carrier": 100, "tracking_number": 100, "invoice_id": 100, "reason": 1000}
+MAX_ORDER_PK = 2**31 - 1
+MAX_LINES = 10_000
+
+
 class WebhookError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, order: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.order = order  # id, buyer_id, session_id of the order it was about
+
+
+def _text(event: dict, name: str, limit: int, required: bool = False) -> str | None:
+    value = event.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\x00" in value or len(value) > limit:
+        raise WebhookError(400, f"{name} must be a non-empty string of at most {limit} characters")
+    return value.strip()
+
+
+def _details(event: dict) -> dict:
+    """The optional details, each checked for type and size (they reach buyers' documents)."""
+    details = {}
+    for name, limit in TEXT_FIELDS.items():
+        value = _text(event, name, limit)
+        if value is not None:
+            details[name] = value
+    if event.get("lines") is not None:
+        lines = event["lines"]
+        if (
+            not isinstance(lines, list)
+            or len(lines) > MAX_LINES
+            or not all(
+                isinstance(n, int) and not isinstance(n, bool) and 0 < n <= MAX_ORDER_PK
+                for n in lines
+            )
+        ):
+            raise WebhookError(400, "lines must be a list of line numbers (positive integers)")
+        details["lines"] = lines
+    return details
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -62,10 +116,9 @@ def verify(
         )
     if not timestamp or not signature:
         raise WebhookError(401, "X-Punchgate-Timestamp and X-Punchgate-Signature are required")
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise WebhookError(401, "X-Punchgate-Timestamp is not a unix time") from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise WebhookError(400, "X-Punchgate-Timestamp must be unix seconds (at most 12 digits)")
+    sent = int(timestamp)
     if abs((now or time.time()) - sent) > WINDOW_SECONDS:
         raise WebhookError(401, "the signed timestamp is outside the five-minute window")
     if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode()):
@@ -74,16 +127,21 @@ def verify(
 
 def apply(db: Session, event: dict, version: str = "1.2.069") -> tuple[bool, Order]:
     """Apply one event; return (applied, order). Replays return applied=False."""
-    event_id = str(event.get("event_id") or "").strip()
-    kind = str(event.get("type") or "")
-    if not event_id:
+    if event.get("event_id") in (None, ""):
         raise WebhookError(400, "event_id is required")
-    if kind not in TRANSITIONS:
+    event_id = _text(event, "event_id", 100, required=True)
+    kind = event.get("type")
+    if not isinstance(kind, str) or kind not in TRANSITIONS:
         raise WebhookError(400, f"type must be one of {', '.join(TRANSITIONS)}")
+    details = _details(event)
     order = None
     if event.get("order_id") is not None:
-        order = db.get(Order, event["order_id"])
-    elif event.get("idempotency_key"):
+        order_pk = event["order_id"]
+        if not isinstance(order_pk, int) or isinstance(order_pk, bool):
+            raise WebhookError(400, "order_id must be an integer")
+        order = db.get(Order, order_pk) if 0 < order_pk <= MAX_ORDER_PK else None
+    elif event.get("idempotency_key") is not None:
+        _text(event, "idempotency_key", 100, required=True)
         order = db.scalar(
             select(Order)
             .join(MarketplaceOrder, MarketplaceOrder.order_pk == Order.id)
@@ -95,17 +153,18 @@ def apply(db: Session, event: dict, version: str = "1.2.069") -> tuple[bool, Ord
                 order = db.get(Order, int(key[6:]))
     if order is None:
         raise WebhookError(404, "no such order")
+    if order.status not in ALLOWED_FROM[kind]:
+        raise WebhookError(
+            409,
+            f"order {order.order_id} is {order.status}: a {kind} event cannot follow that",
+            {"id": order.id, "buyer_id": order.buyer_id, "session_id": order.session_id},
+        )
     try:
         with db.begin_nested():
             db.add(MarketplaceEvent(event_id=event_id))
     except IntegrityError:
         return False, order
     order.status = TRANSITIONS[kind]
-    details = {
-        k: event[k]
-        for k in ("carrier", "tracking_number", "invoice_id", "reason", "lines")
-        if k in event
-    }
     order.details = {
         **order.details,
         "marketplace": {**order.details.get("marketplace", {}), kind: details},

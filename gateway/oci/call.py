@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from gateway.ranges import MAX_QUANTITY
+
 USERNAME_FIELDS = ("USERNAME", "LOGIN", "LOGINNAME", "~USERNAME", "USER_ID", "USER", "CID")
 PASSWORD_FIELDS = ("PASSWORD", "~PASSWORD", "PASS", "PWD", "TOKEN")
 EMAIL_FIELDS = ("EMAIL", "USER_EMAIL", "USEREMAIL", "~EMAIL", "E_MAIL", "MAIL")
@@ -115,8 +117,11 @@ def parse_call(pairs: Iterable[tuple[str, str]], options: CallOptions = CallOpti
             quantity = Decimal(raw.replace(",", "."))
         except InvalidOperation:
             raise OciCallError(f"QUANTITY {raw!r} is not a number", "QUANTITY") from None
-        if not quantity.is_finite() or quantity <= 0:
-            raise OciCallError(f"QUANTITY {raw!r} must be more than 0", "QUANTITY")
+        if not quantity.is_finite() or quantity <= 0 or quantity > MAX_QUANTITY:
+            raise OciCallError(
+                f"QUANTITY {raw[:40]!r} must be more than 0 and at most {MAX_QUANTITY}",
+                "QUANTITY",
+            )
     echo = tuple(
         (name, value)
         for name, value in pairs

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.cxml import documents, versions
@@ -27,6 +27,7 @@ from gateway.cxml.setup import parse_setup_request, user_identity
 from gateway.cxml.signing import has_signature
 from gateway.cxml.signing import verify as verify_signature
 from gateway.cxml.status_update import parse_status_update
+from gateway.limits import StorageLimit
 from gateway.mime import Part
 from gateway.models import Supplier, utcnow
 from gateway.orders.intake import find_reference, replay, take_order
@@ -259,7 +260,7 @@ def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
             "version": ctx.envelope.version,
             "user_agent": ctx.envelope.user_agent,
         },
-        document=redact_document(ctx.raw),
+        document=redact_document(ctx.raw, secrets=_secrets(ctx.envelope)),
     )
     record(
         db,
@@ -274,6 +275,18 @@ def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
             "credential": ctx.auth.credential_id,
         },
     )
+
+
+def _secrets(envelope: Envelope | None) -> list[str]:
+    """What the parser read as secret: it must not survive redaction of the stored copy."""
+    if envelope is None:
+        return []
+    found = []
+    for cred in (*envelope.from_, *envelope.to, *envelope.sender):
+        found += [cred.shared_secret or "", cred.mac.value if cred.mac else ""]
+    for el in envelope.body.iter("{*}PCard", "PCard"):
+        found.append(el.get("number", ""))
+    return [value for value in found if value]
 
 
 def handle(gateway: Gateway, raw: bytes, parts: list[Part] | None = None) -> Answer:
@@ -297,6 +310,7 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
                 raw,
                 max_bytes=gateway.settings.max_document_bytes,
                 max_depth=gateway.settings.max_xml_depth,
+                max_elements=gateway.settings.max_xml_elements,
             )
         except UnsafeXML as exc:
             raise BadRequest(f"document refused: {exc}") from None
@@ -351,8 +365,43 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
         return Answer(result.code, answer)
     except CxmlError as exc:
         return _reject(gateway, exc, raw, version, buyer_id, envelope)
+    except StorageLimit as exc:
+        # Checked before the flush on every database: SQLite would have kept it,
+        # PostgreSQL refused it; both now answer this.
+        return _reject(
+            gateway,
+            NotAcceptable(f"{exc.field} {exc.problem}"),
+            raw,
+            version,
+            buyer_id,
+            envelope,
+        )
     except IntegrityError:
         raise
+    except DataError:
+        # The input held something the database refused that the checks above
+        # do not know: still the sender's document at fault, not an outage.
+        log.warning("database refused a value of a cXML document", exc_info=True)
+        return _reject(
+            gateway,
+            NotAcceptable("a value of the document cannot be stored (out of range or invalid)"),
+            raw,
+            version,
+            buyer_id,
+            envelope,
+        )
+    except (ArithmeticError, ValueError, LookupError, TypeError) as exc:
+        # A document our code could not read is the document's problem as far as
+        # the buyer can tell: a 500 would tell its system to resend it forever.
+        log.exception("cXML document could not be processed")
+        return _reject(
+            gateway,
+            BadRequest(f"the document could not be read ({type(exc).__name__})"),
+            raw,
+            version,
+            buyer_id,
+            envelope,
+        )
     except SQLAlchemyError:
         log.exception("database failure while handling cXML")
         return _reject(
@@ -378,7 +427,6 @@ def _reject(gateway, exc: CxmlError, raw: bytes, version: str, buyer_id, envelop
     kind = "auth.failed" if isinstance(exc, Unauthorized) else "document.rejected"
     if isinstance(exc, AuthenticationLocked):
         kind = "auth.locked"
-    excerpt = raw[:EXCERPT]
     data = {"code": exc.code, "bytes": len(raw)}
     if envelope is not None:
         data.update(
@@ -388,7 +436,11 @@ def _reject(gateway, exc: CxmlError, raw: bytes, version: str, buyer_id, envelop
     if reasons:
         data["reasons"] = reasons
     # Policy refusals (entities, subsets, size) keep no part of the document.
-    keep = None if exc.code == 400 and "refused" in exc.detail else redact_document(excerpt)
+    keep = (
+        None
+        if exc.code == 400 and "refused" in exc.detail
+        else redact_document(raw, limit=EXCERPT, secrets=_secrets(envelope))
+    )
     try:
         with gateway.db.transaction() as db:
             record(

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from gateway.identity import Identity
+from gateway.limits import StorageLimit
 from gateway.marketplace import catalog
 from gateway.models import Buyer, utcnow
 from gateway.oci.call import CallOptions, OciCallError, parse_call
@@ -71,8 +73,23 @@ def hook_url_allowed(url: str, buyer: Buyer) -> bool:
 def handle(gateway: Gateway, buyer_id: str, pairs: list[tuple[str, str]]) -> Shop | PostBack:
     """Serve one OCI call, or raise OciRefused (its event is already committed)."""
     outcome: Shop | PostBack | OciRefused
-    with gateway.db.transaction() as db:
-        outcome = _serve(db, gateway, buyer_id, pairs)
+    try:
+        with gateway.db.transaction() as db:
+            outcome = _serve(db, gateway, buyer_id, pairs)
+    except (StorageLimit, DataError) as exc:
+        # Nothing of the call is kept; the refusal is, in a transaction of its own.
+        field = exc.field if isinstance(exc, StorageLimit) else "a parameter"
+        problem = str(exc) if isinstance(exc, StorageLimit) else f"{field} cannot be stored"
+        with gateway.db.transaction() as db:
+            outcome = _refuse(
+                db,
+                buyer_id if db.get(Buyer, buyer_id) else None,
+                "oci.rejected",
+                400,
+                "Catalog call not usable",
+                problem,
+                {"field": field},
+            )
     if isinstance(outcome, OciRefused):
         raise outcome
     return outcome
@@ -158,6 +175,17 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             {"parameters": names},
         )
     throttle.succeeded(db, key)
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            return _refuse(
+                db,
+                buyer.id,
+                "oci.rejected",
+                400,
+                "Catalog call not usable",
+                f"parameter {name.replace(chr(0), '?')[:60]!r} contains a NUL character",
+                {"field": name},
+            )
     if call.hook_url and not hook_url_allowed(call.hook_url, buyer):
         return _refuse(
             db,

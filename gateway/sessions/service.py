@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from gateway import money
 from gateway.marketplace.catalog import product_for
 from gateway.models import Buyer, CartLine, PunchoutSession, User, utcnow
+from gateway.ranges import MAX_QUANTITY
 from gateway.sessions.events import record
 from provisioning.roles import Permissions, permissions
-
-MAX_QUANTITY = Decimal("1000000")
 
 
 class SessionError(Exception):

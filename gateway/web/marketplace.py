@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, jsonify, request
 
 from gateway.marketplace import events
+from gateway.sessions.events import record
 from gateway.web import current_gateway
 
 bp = Blueprint("marketplace", __name__, url_prefix="/api/v1/marketplace")
@@ -16,6 +17,7 @@ bp = Blueprint("marketplace", __name__, url_prefix="/api/v1/marketplace")
 def receive_event():
     gateway = current_gateway()
     body = request.get_data(cache=False)
+    event = None
     try:
         events.verify(
             gateway.settings.marketplace_secret,
@@ -33,5 +35,17 @@ def receive_event():
             applied, order = events.apply(db, event)
             answer = {"applied": applied, "order": order.id, "status": order.status}
     except events.WebhookError as exc:
+        if exc.order is not None:
+            # Refused transitions are kept in the order's log for support.
+            with gateway.db.transaction() as db:
+                record(
+                    db,
+                    "order.transition_refused",
+                    f"marketplace event refused: {exc.message}",
+                    buyer_id=exc.order["buyer_id"],
+                    session_id=exc.order["session_id"],
+                    level="warning",
+                    data={"order": exc.order["id"], "event": event},
+                )
         return jsonify(error=exc.message), exc.status
     return jsonify(answer), 200

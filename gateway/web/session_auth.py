@@ -12,6 +12,7 @@ from flask import request
 from flask import session as cookie
 
 from gateway.sessions import service as sessions
+from gateway.web.headers import allow_framing_by
 
 
 def session_token() -> str | None:
@@ -28,6 +29,7 @@ def punchout_session(db, token: str | None):
     also tied to the agent's console sign-in: a copied link opens nothing.
     """
     session = sessions.by_token(db, token)
+    allow_framing_by(session.buyer.return_url_prefixes or [])
     if session.protocol == "support":
         owner = (session.details.get("on_behalf") or {}).get("agent_id")
         if owner is None or cookie.get("agent_id") != owner:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from gateway.marketplace import catalog
@@ -22,6 +22,8 @@ from gateway.web.session_auth import punchout_session, session_token
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
 PAGE_SIZE = 24
+# Deeper than any catalog; bounds the OFFSET a query string can ask for.
+MAX_PAGE = 100_000
 
 
 def _keep_alive(session) -> int | None:
@@ -69,6 +71,8 @@ def index():
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page = 1
+    if page > MAX_PAGE:
+        abort(400, f"page must be between 1 and {MAX_PAGE}")
     try:
         with gateway.db.transaction() as db:
             session = punchout_session(db, token)

@@ -21,6 +21,7 @@ from flask import (
 
 from gateway.models import Agent, OutboxMessage, PunchoutSession, utcnow
 from gateway.profiles.service import profile_summary
+from gateway.ranges import INT_MAX
 from gateway.sessions.events import record
 from gateway.sessions.lost_carts import cart_document, lost_carts
 from gateway.support import accounts, on_behalf, queries
@@ -151,6 +152,8 @@ def sessions():
         before = int(args["before"]) if args.get("before") else None
     except ValueError:
         before = None
+    if before is not None and not 0 < before <= INT_MAX:
+        abort(400, f"before must be a session number from 1 to {INT_MAX}")
     f = queries.SessionFilter(
         buyer=args.get("buyer") or None,
         user=args.get("user") or None,

@@ -22,7 +22,8 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Property and fuzz tests with many more cases and fresh seeds (not part of CI).
+# Property and fuzz tests with many more cases (HYPOTHESIS_MAX_EXAMPLES, default 2000 per
+# test) and fresh seeds; not part of CI.
 fuzz: venv
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_properties.py -q \
 		--hypothesis-show-statistics $(PYTEST_ARGS)

@@ -42,7 +42,7 @@ hypothesis_settings.register_profile(
     "fuzz",
     parent=hypothesis_settings.get_profile("ci"),
     derandomize=False,
-    max_examples=2000,
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", 2000)),
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -232,9 +232,7 @@ def test_cart_round_trips_through_the_order_message(dtd, items):
         )
         for i in doc.root.iter("ItemIn")
     ]
-    assert back == [
-        (i.sku, i.aux_id, i.quantity, i.unit_price, i.description.strip()) for i in items
-    ]
+    assert back == [(i.sku, i.aux_id, i.quantity, i.unit_price, i.description) for i in items]
 
 
 # -- HTTP endpoints -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from gateway import observability
 from gateway.config import Settings
 from gateway.state import Gateway
 
@@ -43,4 +44,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, support, health):
         app.register_blueprint(module.bp)
     errors.register(app)
+    observability.install(app)
     return app

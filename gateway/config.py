@@ -56,6 +56,19 @@ def _persistent_secret_key(instance: Path) -> str:
     return key
 
 
+def _check_fernet_keys(keys: tuple[str, ...]) -> None:
+    from cryptography.fernet import Fernet
+
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode("ascii", "replace"))
+        except ValueError:
+            raise ConfigError(
+                f"PUNCHGATE_ENCRYPTION_KEYS key {position} is not a Fernet key (44 characters "
+                "of url-safe base64, as cryptography's Fernet.generate_key() makes)"
+            ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -101,6 +114,7 @@ class Settings:
                 )
             secret_key = _persistent_secret_key(instance)
         keys = tuple(k.strip() for k in (get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
+        _check_fernet_keys(keys)
         values = dict(
             database_url=database_url,
             secret_key=secret_key,

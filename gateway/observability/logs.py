@@ -85,6 +85,7 @@ def logconfig(level: str = "INFO") -> dict:
             "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
             # Driver chatter is not operator information.
             "sqlalchemy": {"level": "WARNING"},
+            "alembic": {"level": "WARNING"},
             "urllib3": {"level": "WARNING"},
         },
     }

@@ -56,6 +56,15 @@ def _persistent_secret_key(instance: Path) -> str:
     return key
 
 
+def database_url_from_env(env: dict[str, str] | None = None) -> str:
+    """PUNCHGATE_DATABASE_URL, checked; SQLite in the instance folder when unset."""
+    env = os.environ if env is None else env
+    instance = Path(env.get("PUNCHGATE_INSTANCE_DIR", _instance_dir()))
+    url = env.get("PUNCHGATE_DATABASE_URL") or f"sqlite:///{instance / 'punchgate.db'}"
+    check_database_url(url)
+    return url
+
+
 def _check_fernet_keys(keys: tuple[str, ...]) -> None:
     from cryptography.fernet import Fernet
 
@@ -100,8 +109,7 @@ class Settings:
             return env.get(f"PUNCHGATE_{name}", default)
 
         instance = Path(env.get("PUNCHGATE_INSTANCE_DIR", _instance_dir()))
-        database_url = get("DATABASE_URL") or f"sqlite:///{instance / 'punchgate.db'}"
-        check_database_url(database_url)
+        database_url = database_url_from_env(env)
         secret_key = get("SECRET_KEY")
         if not secret_key:
             if not database_url.startswith("sqlite"):

@@ -43,7 +43,7 @@ def schema_problem(gateway: Gateway) -> str | None:
     try:
         current = current_revision(gateway.db.engine)
     except SQLAlchemyError as exc:
-        return f"database unreachable ({_reason(exc)})"
+        return f"database unreachable ({database_error(exc)})"
     head = head_revision()
     if current != head:
         return (
@@ -90,16 +90,16 @@ def _compare_or_record(db: Session, expected: dict[str, str]) -> None:
             )
 
 
-def record_encryption_keys(gateway: Gateway) -> None:
-    """Make this instance's encryption keys the expected ones (``punchgate keys rotate``).
+def check_secret_key(db: Session, gateway: Gateway) -> None:
+    """Refuse a secret key other than the recorded one (it cannot be rotated)."""
+    name = "PUNCHGATE_SECRET_KEY"
+    _compare_or_record(db, {name: _expected(gateway)[name]})
 
-    The secret key must still match: it cannot be rotated this way.
-    """
-    expected = _expected(gateway)
-    with gateway.db.transaction() as db:
-        _compare_or_record(db, {"PUNCHGATE_SECRET_KEY": expected["PUNCHGATE_SECRET_KEY"]})
-        name = "PUNCHGATE_ENCRYPTION_KEYS"
-        db.merge(KeyFingerprint(name=name, fingerprint=expected[name], recorded_at=utcnow()))
+
+def record_encryption_keys(db: Session, gateway: Gateway) -> None:
+    """Make this instance's encryption keys the expected ones (``punchgate keys rotate``)."""
+    name = "PUNCHGATE_ENCRYPTION_KEYS"
+    db.merge(KeyFingerprint(name=name, fingerprint=_expected(gateway)[name], recorded_at=utcnow()))
 
 
 def check_startup(gateway: Gateway) -> None:
@@ -110,10 +110,11 @@ def check_startup(gateway: Gateway) -> None:
     try:
         check_keys(gateway)
     except SQLAlchemyError as exc:
-        raise StartupRefused(f"database unreachable ({_reason(exc)})") from None
+        raise StartupRefused(f"database unreachable ({database_error(exc)})") from None
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def database_error(exc: SQLAlchemyError) -> str:
+    """The first line of a database error: what went wrong, never a URL or a parameter."""
     # The driver's first line names the cause (refused, unknown database, password)
     # without the URL; later lines may quote the statement.
     orig = getattr(exc, "orig", None) or exc

@@ -17,8 +17,7 @@ ENV PATH=/opt/punchgate/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PUNCHGATE_BIND=0.0.0.0:8000 \
-    PUNCHGATE_INSTANCE_DIR=/var/lib/punchgate \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/punchgate-metrics
+    PUNCHGATE_INSTANCE_DIR=/var/lib/punchgate
 RUN useradd --system --uid 10001 --home-dir /var/lib/punchgate --create-home punchgate
 COPY --from=build /opt/punchgate /opt/punchgate
 WORKDIR /app

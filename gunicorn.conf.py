@@ -11,7 +11,9 @@ import tempfile
 # Prometheus' multiprocess mode: each worker writes its counters to files in this
 # folder and a scrape adds them up. It must be set before prometheus_client is
 # imported by this process or by any worker.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="punchgate-metrics-"))
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="punchgate-metrics-")
 
 from gateway.observability import gunicorn as hooks  # noqa: E402
 from gateway.observability import logs  # noqa: E402
@@ -39,3 +41,5 @@ accesslog = "-"
 on_starting = hooks.on_starting
 when_ready = hooks.when_ready
 child_exit = hooks.child_exit
+if _own_metrics_dir:
+    on_exit = hooks.remove_metrics_dir

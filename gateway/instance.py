@@ -1,7 +1,7 @@
 """What one instance checks before it serves: the schema is current, its keys agree.
 
 Several instances share one database. Keys that must be the same everywhere
-(``PUNCHGATE_SECRET_KEY`` hashes shared secrets and signs start tokens,
+(``PUNCHGATE_SECRET_KEY`` keys the hashes of shared secrets and signs console cookies,
 ``PUNCHGATE_ENCRYPTION_KEYS`` encrypts stored secrets) are compared with a
 fingerprint the first instance recorded; an instance with other keys would
 fail every request that lands on it without an error anywhere saying why.

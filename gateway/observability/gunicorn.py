@@ -78,6 +78,13 @@ class _Disposing:
             self.collector.gateway.db.dispose()
 
 
+def remove_metrics_dir(server) -> None:
+    """The temporary folder gunicorn.conf.py made for this run's counters."""
+    import shutil
+
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
 def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 

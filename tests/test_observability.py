@@ -54,7 +54,14 @@ def sample(page: str, name: str, **labels) -> float:
     return 0.0
 
 
-def test_a_valid_request_id_is_kept_echoed_and_stored_with_the_events(client, demo):
+def test_a_valid_request_id_is_kept_echoed_and_stored_with_the_events(
+    client, demo, settings, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    from tests.conftest import SECRET_KEY
+
     r = client.post(
         "/cxml",
         data=setup_request(),
@@ -66,6 +73,12 @@ def test_a_valid_request_id_is_kept_echoed_and_stored_with_the_events(client, de
     with demo.db.transaction() as db:
         kinds = db.scalars(select(Event.kind).where(Event.request_id == "ticket-4711-abcdef")).all()
     assert {"document.in", "auth.ok", "session.created", "document.out"} <= set(kinds)
+    # The support engineer holding the buyer's ticket finds the session's lines by it.
+    monkeypatch.setenv("PUNCHGATE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PUNCHGATE_SECRET_KEY", SECRET_KEY)
+    [row] = json.loads(CliRunner().invoke(main, ["sessions", "list", "--json"]).output)
+    shown = CliRunner().invoke(main, ["sessions", "show", str(row["id"])]).output
+    assert "session.created" in shown and "[request ticket-4711-abcdef]" in shown
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ class Server:
                 command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
 
-    def wait_ready(self, timeout: float = 30) -> Server:
+    def wait_ready(self, timeout: float = 90) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -259,7 +259,7 @@ def test_two_gunicorn_instances_share_one_postgresql_database(own_database, tmp_
             PUNCHGATE_SECRET_KEY="a-key-this-instance-made-up-itself",
             **env,
         )
-        assert stranger.proc.wait(30) != 0
+        assert stranger.proc.wait(90) != 0
         assert (
             stranger.log.read_text()
             .strip()
@@ -273,7 +273,7 @@ def test_two_gunicorn_instances_share_one_postgresql_database(own_database, tmp_
             tmp_path / "d.log",
             PUNCHGATE_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         )
-        assert other_keys.proc.wait(30) == 1
+        assert other_keys.proc.wait(90) == 1
         [line] = other_keys.log.read_text().strip().splitlines()
         assert line.startswith(
             "Error: PUNCHGATE_ENCRYPTION_KEYS differs from the one this database"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
+from gateway import observability
 from gateway.config import Settings
 from gateway.ranges import INT_MAX
 from gateway.state import Gateway
@@ -58,4 +59,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(module.bp)
     errors.register(app)
     headers.register(app)
+    observability.install(app)
     return app

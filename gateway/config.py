@@ -8,6 +8,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# The drivers this package installs; SQLAlchemy's bare "postgresql" means psycopg2.
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unusable; the message names the variable."""
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a database URL this gateway cannot use, naming what to write instead."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "postgresql+psycopg://USER:PASSWORD@HOST:5432/DB or sqlite:///PATH"
+    try:
+        scheme = make_url(url).drivername
+    except ArgumentError:
+        raise ConfigError(
+            f"PUNCHGATE_DATABASE_URL is not a database URL; expected {example}"
+        ) from None
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"PUNCHGATE_DATABASE_URL scheme {scheme!r} is not supported; use "
+            + ("postgresql+psycopg://" if scheme.startswith("postgres") else example)
+        )
 
 
 def _instance_dir() -> Path:
@@ -31,6 +56,28 @@ def _persistent_secret_key(instance: Path) -> str:
     return key
 
 
+def database_url_from_env(env: dict[str, str] | None = None) -> str:
+    """PUNCHGATE_DATABASE_URL, checked; SQLite in the instance folder when unset."""
+    env = os.environ if env is None else env
+    instance = Path(env.get("PUNCHGATE_INSTANCE_DIR", _instance_dir()))
+    url = env.get("PUNCHGATE_DATABASE_URL") or f"sqlite:///{instance / 'punchgate.db'}"
+    check_database_url(url)
+    return url
+
+
+def _check_fernet_keys(keys: tuple[str, ...]) -> None:
+    from cryptography.fernet import Fernet
+
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode("ascii", "replace"))
+        except ValueError:
+            raise ConfigError(
+                f"PUNCHGATE_ENCRYPTION_KEYS key {position} is not a Fernet key (44 characters "
+                "of url-safe base64, as cryptography's Fernet.generate_key() makes)"
+            ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -52,6 +99,7 @@ class Settings:
     outbox_lease_seconds: float = 60.0
     signing_key_file: str | None = None
     signing_cert_file: str | None = None
+    metrics_token: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -62,9 +110,20 @@ class Settings:
             return env.get(f"PUNCHGATE_{name}", default)
 
         instance = Path(env.get("PUNCHGATE_INSTANCE_DIR", _instance_dir()))
-        database_url = get("DATABASE_URL") or f"sqlite:///{instance / 'punchgate.db'}"
-        secret_key = get("SECRET_KEY") or _persistent_secret_key(instance)
+        database_url = database_url_from_env(env)
+        secret_key = get("SECRET_KEY")
+        if not secret_key:
+            if not database_url.startswith("sqlite"):
+                # Instances sharing a server database must share the key: a key
+                # generated per instance folder breaks every request another one signed.
+                raise ConfigError(
+                    "PUNCHGATE_SECRET_KEY is not set; with a shared database every instance "
+                    "needs the same key (generate one: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
+            secret_key = _persistent_secret_key(instance)
         keys = tuple(k.strip() for k in (get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
+        _check_fernet_keys(keys)
         values = dict(
             database_url=database_url,
             secret_key=secret_key,
@@ -85,6 +144,7 @@ class Settings:
             outbox_lease_seconds=float(get("OUTBOX_LEASE", 60)),
             signing_key_file=get("SIGNING_KEY") or None,
             signing_cert_file=get("SIGNING_CERT") or None,
+            metrics_token=get("METRICS_TOKEN") or None,
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

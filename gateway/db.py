@@ -12,8 +12,10 @@ import gateway.limits  # noqa: F401  (registers the storage checks on every flus
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error's message must never quote a bound value
+    # (a secret being stored) into a log or a traceback.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -34,7 +36,9 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 class Database:

@@ -296,9 +296,13 @@ class Event(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     document: Mapped[str | None] = mapped_column(Text)
+    # The X-Request-Id of the HTTP request that wrote the event (None outside one):
+    # a buyer's ticket quoting it leads to these rows and to the matching log lines.
+    request_id: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         Index("ix_events_session", "session_id", "id"),
         Index("ix_events_buyer_at", "buyer_id", "at"),
+        Index("ix_events_request_id", "request_id"),
     )
 
 
@@ -468,3 +472,16 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class KeyFingerprint(Base):
+    """What the keys every instance must share looked like at first start.
+
+    Only a keyed digest is kept; an instance whose keys give another digest
+    refuses to start instead of failing every request the others signed.
+    """
+
+    __tablename__ = "key_fingerprints"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)  # the variable's name
+    fingerprint: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,9 +23,10 @@ from gateway.cli import (
     server,
     sessions,
 )
+from gateway.cli.output import Group
 
 
-@click.group()
+@click.group(cls=Group)
 def main() -> None:
     """Punchgate: punchout and procurement integration gateway."""
 

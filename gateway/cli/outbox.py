@@ -21,12 +21,18 @@ def outbox() -> None:
 def outbox_run(once: bool, idle: float) -> None:
     """Deliver pending messages (marketplace orders, cXML documents)."""
     from gateway import outbox as box
+    from gateway.instance import check_startup
 
     gateway = open_gateway()
+    # A worker with other keys could not decrypt what it must send.
+    check_startup(gateway)
     if once:
         stats = box.run_once(gateway, limit=1000)
         click.echo(f"sent {stats.sent}, retry later {stats.retried}, dead {stats.dead}")
         return
+    from gateway.observability import logs
+
+    logs.configure()
     click.echo("outbox worker running (Ctrl-C to stop)")
     with contextlib.suppress(KeyboardInterrupt):
         box.run_forever(gateway, idle)

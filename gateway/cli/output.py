@@ -30,4 +30,24 @@ def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
+class Group(click.Group):
+    """The ``punchgate`` group: configuration and database failures are one line, never a
+    traceback (a wrong PUNCHGATE_DATABASE_URL, a database that is down or not migrated)."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+        from gateway.config import ConfigError
+        from gateway.instance import StartupRefused, database_error
+
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, StartupRefused) as exc:
+            fail(str(exc))
+        except ProgrammingError as exc:
+            fail(f"database not usable ({database_error(exc)}); run `punchgate db upgrade`?")
+        except (OperationalError, DBAPIError) as exc:
+            fail(f"database unreachable: {database_error(exc)} (check PUNCHGATE_DATABASE_URL)")
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.output import open_gateway
+from gateway.cli.output import fail, open_gateway
 from gateway.config import Settings
 
 # The checkout (or installed tree) holding wsgi.py and fixtures/.
@@ -17,36 +17,46 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--host", help="Address to bind  [default: 127.0.0.1; --production: 0.0.0.0]")
+@click.option("--port", type=int, help="Port to bind  [default: 8000]")
+@click.option("--workers", type=int, help="gunicorn workers  [default: 2, or PUNCHGATE_WORKERS]")
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Bind as gunicorn.conf.py says (PUNCHGATE_BIND, PUNCHGATE_WORKERS) and require "
+    "PUNCHGATE_BASE_URL: the same server compose and the Docker image run.",
+)
 @click.option("--outbox-worker", is_flag=True, help="Also run the outbox worker beside gunicorn.")
-def serve(host: str, port: int, workers: int, outbox_worker: bool) -> None:
-    """Serve with gunicorn (production server)."""
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--access-logfile",
-        "-",
-        # %(U)s is the path without the query string: OCI logins arrive as GET
-        # parameters (USERNAME/PASSWORD), which must never reach a log.
-        "--access-logformat",
-        '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"',
-        "--max-requests",
-        "5000",
-        "--max-requests-jitter",
-        "500",
-        "wsgi:app",
-    ]
+def serve(host, port, workers, production: bool, outbox_worker: bool) -> None:
+    """Serve with gunicorn and gunicorn.conf.py (JSON logs, metrics, startup checks)."""
+    from gateway.instance import check_startup
+
+    gateway = open_gateway()
+    # Refused here with one line, before gunicorn starts: an old schema would answer
+    # 500s, foreign keys would fail every request the other instances signed.
+    try:
+        check_startup(gateway)
+    finally:
+        gateway.db.dispose()
+    if production and not os.environ.get("PUNCHGATE_BASE_URL"):
+        fail(
+            "PUNCHGATE_BASE_URL is not set; --production needs the public URL buyers reach "
+            "(StartPage links are built from it)"
+        )
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if host or port or not production:
+        default_host = "0.0.0.0" if production else "127.0.0.1"  # noqa: S104 - a container's bind
+        env["PUNCHGATE_BIND"] = f"{host or default_host}:{port or 8000}"
+    if workers or not production:
+        env["PUNCHGATE_WORKERS"] = str(workers or 2)
     # Without a public URL configured, StartPage links point at the bound address.
-    env.setdefault("PUNCHGATE_BASE_URL", f"http://{host}:{port}")
+    env.setdefault("PUNCHGATE_BASE_URL", f"http://{env.get('PUNCHGATE_BIND', '127.0.0.1:8000')}")
+    # The checkout's files, or the working directory's (the Docker image's /app).
+    here = next((d for d in (Path.cwd(), ROOT) if (d / "gunicorn.conf.py").is_file()), None)
+    if here is None or not (here / "wsgi.py").is_file():
+        fail("gunicorn.conf.py and wsgi.py not found here or in the checkout")
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(here / "gunicorn.conf.py"), "wsgi:app"]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), env.get("PYTHONPATH")]))
     if not outbox_worker:
         os.execvpe(argv[0], argv, env)  # noqa: S606 - replace this process with gunicorn
     import signal
@@ -101,5 +111,5 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     )
     if not no_serve:
         click.get_current_context().invoke(
-            serve, host=host, port=port, workers=2, outbox_worker=True
+            serve, host=host, port=port, workers=2, production=False, outbox_worker=True
         )

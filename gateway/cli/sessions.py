@@ -109,6 +109,7 @@ def sessions_show(session_id: int, as_json: bool) -> None:
                 "message": e.message,
                 "data": e.data,
                 "document": e.document,
+                "request_id": e.request_id,
             }
             for e in db.scalars(select(Event).where(Event.session_id == s.id).order_by(Event.id))
         ]
@@ -131,7 +132,10 @@ def sessions_show(session_id: int, as_json: bool) -> None:
     click.echo("")
     click.echo("events:")
     for e in events:
-        click.echo(f"  {e['at'][:19]}  {e['level']:<7} {e['kind']:<18} {e['message']}")
+        click.echo(
+            f"  {e['at'][:19]}  {e['level']:<7} {e['kind']:<18} {e['message']}"
+            + (f"  [request {e['request_id']}]" if e["request_id"] else "")
+        )
         if e["document"]:
             for line in e["document"].splitlines()[:200]:
                 click.echo(f"      | {line}")

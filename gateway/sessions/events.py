@@ -12,9 +12,11 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from gateway.models import Event, utcnow
+from gateway.observability import context
 from gateway.xml import decode_document, detect_encoding
 
 _PENDING = "punchgate.pending_events"
+_WRITTEN = "punchgate.written_events"
 
 REDACTED = "[redacted]"
 
@@ -117,6 +119,7 @@ def record(
             "level": level,
             "data": _storable(data or {}),
             "document": _storable(document),
+            "request_id": context.request_id(),
         }
     )
 
@@ -142,8 +145,18 @@ def _write_pending(db: Session) -> None:
     pending = db.info.pop(_PENDING, None)
     if pending:
         db.execute(insert(Event.__table__), pending)
+        db.info.setdefault(_WRITTEN, []).extend(pending)
+
+
+@event.listens_for(Session, "after_commit")
+def _announce_written(db: Session) -> None:
+    # Metrics and the request's log line count only what was really committed.
+    written = db.info.pop(_WRITTEN, None)
+    if written:
+        context.events_committed(written)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(db: Session) -> None:
     db.info.pop(_PENDING, None)
+    db.info.pop(_WRITTEN, None)

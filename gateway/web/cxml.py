@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from gateway.mime import MimeError, split_related
 from gateway.punchout import cxml as inbound
@@ -30,4 +30,6 @@ def receive() -> Response:
                 answer = inbound.handle(gateway, raw, parts)
         else:
             answer = inbound.handle(gateway, raw)
+    # The cXML Status is what tells a refusal apart (it is HTTP 200): logs and metrics read it.
+    g.cxml_status = answer.code
     return Response(answer.body, status=answer.http_status, content_type="text/xml; charset=utf-8")

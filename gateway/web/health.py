@@ -1,11 +1,13 @@
-"""GET /healthz for load balancers: the process answers and the database does too."""
+"""Probes and metrics for operators: /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+import hmac
 
+from flask import Blueprint, Response, abort, jsonify, request
+
+from gateway.instance import schema_problem
+from gateway.observability.metrics import exposition
 from gateway.web import current_gateway
 
 bp = Blueprint("health", __name__)
@@ -13,9 +15,33 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    try:
-        with current_gateway().db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+    """The process answers (liveness: restart it when this fails)."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """The database answers and has this version's schema (readiness: send traffic)."""
+    problem = schema_problem(current_gateway())
+    if problem:
+        return jsonify(status="unavailable", reason=problem), 503
+    return jsonify(status="ok")
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format, for a scraper holding PUNCHGATE_METRICS_TOKEN."""
+    token = current_gateway().settings.metrics_token
+    if not token:
+        # Not exposed here; PUNCHGATE_METRICS_BIND serves it on a private address.
+        abort(404)
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(presented.encode(), token.encode()):
+        return Response(
+            "metrics need Authorization: Bearer PUNCHGATE_METRICS_TOKEN\n",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+            mimetype="text/plain",
+        )
+    body, content_type = exposition(current_gateway())
+    return Response(body, content_type=content_type)

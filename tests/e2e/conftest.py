@@ -97,7 +97,8 @@ def live_server(database_url, tmp_path, app):
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # gunicorn checks the schema and the keys before it binds; a loaded CI machine is slow.
+    deadline = time.monotonic() + 90
     while True:
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:

@@ -1,0 +1,45 @@
+"""gunicorn settings for production: compose, the Dockerfile and `punchgate serve --production`.
+
+    gunicorn -c gunicorn.conf.py wsgi:app
+
+Every value can be changed with an environment variable (README, Operations).
+"""
+
+import os
+import tempfile
+
+# Prometheus' multiprocess mode: each worker writes its counters to files in this
+# folder and a scrape adds them up. It must be set before prometheus_client is
+# imported by this process or by any worker.
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="punchgate-metrics-")
+
+from gateway.observability import gunicorn as hooks  # noqa: E402
+from gateway.observability import logs  # noqa: E402
+
+bind = os.environ.get("PUNCHGATE_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("PUNCHGATE_WORKERS", "2"))
+threads = int(os.environ.get("PUNCHGATE_THREADS", "1"))
+# A marketplace call may take up to PUNCHGATE_MARKETPLACE_TIMEOUT (10 s by default).
+timeout = int(os.environ.get("PUNCHGATE_WORKER_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so that a slow leak never becomes an outage.
+max_requests = 5000
+max_requests_jitter = 500
+# Behind a reverse proxy, the proxy's address (X-Forwarded-For, -Proto) is trusted.
+forwarded_allow_ips = os.environ.get("PUNCHGATE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# gunicorn 23+ opens a control socket in $HOME; instances sharing a host would share it.
+control_socket_disable = True
+
+logger_class = hooks.Logger
+logconfig_dict = logs.logconfig(os.environ.get("PUNCHGATE_LOG_LEVEL", "INFO").upper())
+accesslog = "-"
+
+on_starting = hooks.on_starting
+when_ready = hooks.when_ready
+child_exit = hooks.child_exit
+if _own_metrics_dir:
+    on_exit = hooks.remove_metrics_dir

@@ -32,7 +32,7 @@ from gateway.config import Settings
 from gateway.models import Buyer, BuyerCredential, ContractPrice, Product, Supplier
 from gateway.profiles import codes
 from gateway.profiles.rules import CartRules
-from gateway.profiles.service import rules_of
+from gateway.profiles.service import profile_summary, rules_of
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 # The fixture folder that shows each preset's buyer system.
@@ -67,6 +67,7 @@ class Report:
     fixtures: str
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
+    rules: str = ""
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ class Report:
         lines = [
             f"Punchgate certification: buyer {self.buyer} ({self.buyer_name}), "
             f"profile {self.preset}",
+            f"rules: {self.rules}",
             f"fixtures: {self.fixtures}",
             "",
         ]
@@ -98,6 +100,7 @@ class Report:
         return {
             "buyer": self.buyer,
             "preset": self.preset,
+            "rules": self.rules,
             "fixtures": self.fixtures,
             "ok": self.ok,
             "checks": [c.__dict__ for c in self.checks],
@@ -127,6 +130,12 @@ def certify(gateway, buyer_id: str, fixtures: Path | None = None) -> Report:
             f"no fixtures (NAME.xml or NAME.oci with NAME.expect.toml) in {fixtures}"
         )
     report = Report(buyer_id, snapshot["name"], preset, str(fixtures))
+    summary = profile_summary(snapshot["buyer"])
+    report.rules = (
+        f"units {summary['units']} · classification {summary['schemes']} · "
+        f"currencies {summary['currencies']} · cancel {summary['cancel']}"
+        + (f" · overridden: {', '.join(summary['overrides'])}" if summary["overrides"] else "")
+    )
     with tempfile.TemporaryDirectory(prefix="punchgate-check-") as tmp:
         isolated, creds, oci_login = _isolated(gateway.settings, Path(tmp), snapshot)
         try:

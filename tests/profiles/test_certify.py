@@ -32,7 +32,7 @@ def cli(monkeypatch, database_url):
 def test_the_demo_buyers_pass(cli, demo, gateway, buyer, preset, carts):
     r = cli.invoke(main, ["buyers", "check", buyer])
     assert r.exit_code == 0, r.output
-    assert f"profile {preset}" in r.output
+    assert f"profile {preset}" in r.output and "\nrules: units " in r.output
     assert "FAIL" not in r.output and "PASSED:" in r.output
     for protocol in carts:
         assert f"PASS  cart over {protocol}: every catalog product" in r.output

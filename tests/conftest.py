@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from gateway import create_app
 from gateway.config import Settings
 from gateway.cxml.dtd import DtdCatalog
-from gateway.marketplace.catalog import load_catalog
+from gateway.catalog.loader import load_path
 from gateway.migrate import upgrade
 from gateway.models import Base
 from provisioning.buyers import load_buyers
@@ -215,7 +215,7 @@ def demo(gateway, tmp_path):
     with gateway.db.transaction() as db:
         load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
     with gateway.db.transaction() as db:
-        load_catalog(db, DEMO / "catalog.csv")
+        load_path(db, DEMO / "catalog.csv")
     return gateway
 
 

@@ -29,7 +29,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway.cxml.envelope import parse_envelope
 from gateway.cxml.setup import parse_setup_request
-from gateway.marketplace.catalog import load_catalog
+from gateway.catalog.loader import load_path
 from gateway.xml import MalformedXML, UnsafeXML, parse
 from tests.conftest import (
     DEMO,
@@ -129,7 +129,7 @@ def catalog(gateway, tmp_path):
         writer.writerows(rows)
         f.write(EXTRA_PRODUCTS.split("\n", 1)[1])
     with gateway.db.transaction() as db:
-        load_catalog(db, path)
+        load_path(db, path)
     return gateway
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from gateway.identity import Identity
-from gateway.marketplace import catalog
+from gateway import catalog
 from gateway.models import Buyer, utcnow
 from gateway.oci.call import CallOptions, OciCallError, parse_call
 from gateway.sessions import service as sessions
@@ -246,9 +246,15 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             sessions.set_quantity(db, session, call.product_id, call.quantity, log=False)
         return PostBack(transfer(db, session, gateway.settings.default_cxml_version), buyer.name)
     if call.function == "BACKGROUND_SEARCH":
-        hits, total = catalog.search(
-            db, buyer.id, call.search_string, limit=BACKGROUND_SEARCH_LIMIT
+        found = catalog.search(
+            db,
+            buyer.id,
+            call.search_string,
+            limit=BACKGROUND_SEARCH_LIMIT,
+            allowed=sessions.permissions_of(session).categories,
+            facets=False,
         )
+        hits, total = found.items, found.total
         for hit in hits:
             sessions.set_quantity(db, session, hit.product.sku, Decimal(1), log=False)
         record(

@@ -19,8 +19,8 @@ from lxml import etree
 from sqlalchemy import insert
 
 from benchmarks.common import ROOT
-from gateway.config import Settings
 from gateway.catalog.loader import load_path
+from gateway.config import Settings
 from gateway.migrate import upgrade
 from gateway.models import Order, OrderLine
 from gateway.punchout import cxml as inbound

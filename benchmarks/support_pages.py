@@ -30,8 +30,8 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.common import ROOT
 from gateway import create_app
-from gateway.config import Settings
 from gateway.catalog.loader import load_path
+from gateway.config import Settings
 from gateway.migrate import upgrade
 from gateway.models import CartLine, Event, Order, PunchoutSession, User, utcnow
 from gateway.support.accounts import add_agent

@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway import create_app
+from gateway.catalog.loader import load_path
 from gateway.config import Settings
 from gateway.cxml.dtd import DtdCatalog
-from gateway.catalog.loader import load_path
 from gateway.migrate import upgrade
 from gateway.models import Base
 from provisioning.buyers import load_buyers

@@ -1,4 +1,4 @@
-"""BMEcat 2005 (and 1.2) catalogs: T_NEW_CATALOG, T_UPDATE_PRODUCTS, T_UPDATE_PRICES.
+"""BMEcat 2005 (and 1.2) catalogs: T_NEW_CATALOG and T_UPDATE_PRODUCTS.
 
 Parsed only through ``gateway.xml`` (no DTD, no entities). PRODUCT (1.2:
 ARTICLE) with its details, order details (unit, minimum, interval, price
@@ -15,7 +15,7 @@ from gateway.catalog.records import LoadError, Parsed, RawRow
 from gateway.xml import MalformedXML, UnsafeXML, local_name, parse
 
 MAX_BYTES = 512 * 1024 * 1024
-TRANSACTIONS = ("T_NEW_CATALOG", "T_UPDATE_PRODUCTS", "T_UPDATE_PRICES")
+TRANSACTIONS = ("T_NEW_CATALOG", "T_UPDATE_PRODUCTS")
 LIST_PRICES = ("net_list", "gros_list", "nrp")
 
 
@@ -146,7 +146,8 @@ def _row(kind, n, product, currency, groups, mapped) -> RawRow:
         customer = by_type.get("net_customer")
         if customer is not None and customer is not listed:
             values["customer_price"] = _text(customer, "PRICE_AMOUNT")
-    for mime in _children(_first(product, "MIME_INFO") or etree.Element("x"), "MIME"):
+    mime_info = _first(product, "MIME_INFO")
+    for mime in _children(mime_info, "MIME") if mime_info is not None else []:
         if _text(mime, "MIME_TYPE").startswith("image/") or _text(mime, "MIME_PURPOSE") in (
             "normal",
             "thumbnail",

@@ -96,6 +96,7 @@ def read(data: bytes, encoding: str | None = None) -> Parsed:
         parsed.errors.append(LoadError("header", "FIELDNAMES", "", f"misses {', '.join(missing)}"))
     if parsed.errors:
         return parsed
+    parsed.fields = {FIELDS[f] for f in fields if f in FIELDS} | {"currency"}
     default_currency = header.get("CURRENCY", "")
     body, end_at = [], None
     for number, line in enumerate(lines[data_at:], start=data_at + 1):

@@ -38,6 +38,11 @@ def sniff_delimiter(first_line: str) -> str:
     return max(DELIMITERS, key=first_line.count) if first_line else ","
 
 
+# A long field is reported by the row checks (naming its column and length),
+# not cut short by the csv module's own 128 KiB limit.
+stdcsv.field_size_limit(max(stdcsv.field_size_limit(), 64 * 1024 * 1024))
+
+
 def read(data: bytes, encoding: str | None = None) -> Parsed:
     text, used = decode(data, encoding)
     text = text.lstrip("\ufeff")
@@ -70,6 +75,7 @@ def read(data: bytes, encoding: str | None = None) -> Parsed:
         )
     if parsed.errors:
         return parsed
+    parsed.fields = set(header)
     try:
         for values in reader:
             line = reader.line_num

@@ -1,8 +1,9 @@
 """Write a checked catalog: everything or nothing (or the good rows with ``skip_bad``).
 
 Products are compared with what is stored, so a reload reports what changed;
-``replace`` (or a full-catalog file) retires the products the file no longer
-lists: they stay for order matching and history, hidden from shop and search.
+``replace`` retires the products the file no longer
+lists: they stay for order matching and history, hidden from shop and search
+(a file that declares itself a full catalog gets a hint, not a silent retirement).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Summary:
     skipped: int = 0
     errors: list[LoadError] = field(default_factory=list)
     encoding: str = "utf-8"
+    full_file: bool = False  # the file says it is the whole catalog (CIF F, T_NEW_CATALOG)
+    replaced: bool = False
 
     @property
     def products(self) -> int:
@@ -73,6 +76,11 @@ class Summary:
         )
         if self.skipped:
             text += f"; {self.skipped} bad row(s) skipped"
+        if self.full_file and not self.replaced:
+            text += (
+                "; the file is a full catalog: give --replace to retire the products it "
+                "does not list"
+            )
         return text
 
 
@@ -146,7 +154,9 @@ def load(
     fatal = parsed.errors or (buyer_id and buyer_id not in buyers)
     if errors and (fatal or not skip_bad):
         raise CatalogError(errors)
-    summary = Summary(skipped=checked.bad_rows, errors=errors, encoding=parsed.encoding)
+    summary = Summary(
+        skipped=checked.bad_rows, errors=errors, encoding=parsed.encoding, replaced=replace
+    )
 
     stored = {
         row.sku: row
@@ -154,6 +164,9 @@ def load(
             select(Product.sku, Product.retired_at, *(getattr(Product, c) for c in COMPARED))
         )
     }
+    # A format that has no column for a field (CIF has no category) leaves the
+    # stored value alone instead of clearing it.
+    carried = [c for c in COMPARED if parsed.fields is None or c in parsed.fields]
     new, changed = [], []
     for sku, record in checked.products.items():
         values = record.values
@@ -161,9 +174,11 @@ def load(
         if old is None:
             new.append({**values, **_index(values)})
         elif old.retired_at is not None or any(
-            _differs(getattr(old, c), values[c]) for c in COMPARED
+            _differs(getattr(old, c), values[c]) for c in carried
         ):
-            changed.append({**values, **_index(values), "retired_at": None})
+            merged = {"sku": sku, **{c: getattr(old, c) for c in COMPARED}}
+            merged.update({c: values[c] for c in carried})
+            changed.append({**merged, **_index(merged), "retired_at": None})
         else:
             summary.unchanged += 1
     for start in range(0, len(new), BATCH):
@@ -173,7 +188,8 @@ def load(
     summary.added, summary.changed = len(new), len(changed)
 
     retire = {s for s in checked.deletes if s in stored and stored[s].retired_at is None}
-    if replace or parsed.full:
+    summary.full_file = parsed.full
+    if replace:
         retire |= {
             sku
             for sku, row in stored.items()

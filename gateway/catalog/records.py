@@ -283,3 +283,5 @@ class Parsed:
     encoding: str = "utf-8"
     # Prices in the file are the --buyer's contract prices; list_price carries the list price.
     buyer_prices: bool = False
+    # Our fields the format carries (None: all); the others keep their stored values.
+    fields: set[str] | None = None

@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from gateway.identity import Identity
 from gateway import catalog
+from gateway.identity import Identity
 from gateway.models import Buyer, utcnow
 from gateway.oci.call import CallOptions, OciCallError, parse_call
 from gateway.sessions import service as sessions

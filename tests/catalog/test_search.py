@@ -67,7 +67,13 @@ def skus(gateway, query, **options):
         ("GLOVE safety", ["G-100"]),  # case
         ("3m", ["G-200"]),  # manufacturer, case
         ("wurth drill", ["ABC123", "X-1"]),  # accents folded
-        ("würth", ["ABC123", "X-1", ]),
+        (
+            "würth",
+            [
+                "ABC123",
+                "X-1",
+            ],
+        ),
         ("cable electrique", ["S-1"]),  # accents in the description
         ("o 2 5", ["S-1"]),  # Ø folds to o
         ("gauntlet", ["G-100"]),  # keywords

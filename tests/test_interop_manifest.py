@@ -27,9 +27,9 @@ from click.testing import CliRunner
 from lxml import html
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from gateway.catalog.loader import load_path
 from gateway.cxml.envelope import parse_envelope
 from gateway.cxml.setup import parse_setup_request
-from gateway.catalog.loader import load_path
 from gateway.xml import MalformedXML, UnsafeXML, parse
 from tests.conftest import (
     DEMO,

@@ -30,21 +30,23 @@ def catalog_load(path, format_, buyer, replace, encoding, skip_bad) -> None:
     try:
         parsed = read_path(path, format_, encoding)
         # The bar shows on a terminal only; pipes and logs stay quiet.
-        with click.progressbar(
-            length=len(parsed.rows),
-            label=f"{path.name}: checking",
-            file=sys.stderr,
-            hidden=not sys.stderr.isatty(),
-        ) as bar:
-            with gateway.db.transaction() as session:
-                summary = load(
-                    session,
-                    parsed,
-                    buyer_id=buyer,
-                    replace=replace,
-                    skip_bad=skip_bad,
-                    progress=bar.update,
-                )
+        with (
+            click.progressbar(
+                length=len(parsed.rows),
+                label=f"{path.name}: checking",
+                file=sys.stderr,
+                hidden=not sys.stderr.isatty(),
+            ) as bar,
+            gateway.db.transaction() as session,
+        ):
+            summary = load(
+                session,
+                parsed,
+                buyer_id=buyer,
+                replace=replace,
+                skip_bad=skip_bad,
+                progress=bar.update,
+            )
     except CatalogError as exc:
         fail(f"{path}: {exc}")
     for error in summary.errors:

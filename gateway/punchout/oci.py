@@ -256,7 +256,9 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         )
         hits, total = found.items, found.total
         for hit in hits:
-            sessions.set_quantity(db, session, hit.product.sku, Decimal(1), log=False)
+            # Each hit at the least quantity the product may be ordered in.
+            least = hit.product.min_quantity or hit.product.quantity_step or Decimal(1)
+            sessions.set_quantity(db, session, hit.product.sku, least, log=False)
         record(
             db,
             "oci.background_search",

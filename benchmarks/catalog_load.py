@@ -43,6 +43,11 @@ def database(url: str | None) -> tuple[str, callable]:
     return f"{url}{sep}options=-csearch_path%3D{schema}", drop
 
 
+def migrated(url: str) -> Gateway:
+    upgrade(url)
+    return Gateway.from_settings(Settings(database_url=url, secret_key="bench"))
+
+
 def floor(gateway: Gateway, data: bytes) -> float:
     started = time.perf_counter()
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
@@ -67,8 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     url, drop = database(args.database_url)
     try:
-        upgrade(url)
-        gateway = Gateway.from_settings(Settings(database_url=url, secret_key="bench"))
+        gateway = migrated(url)
         data = csv_bytes(args.products)
         name = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
         print(f"Catalog load, {args.products:,} products ({len(data) / 1e6:.1f} MB CSV), {name}")

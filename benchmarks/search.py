@@ -17,13 +17,10 @@ import time
 from sqlalchemy import select
 
 from benchmarks.catalog_data import ADJECTIVES, MAKERS, NOUNS, csv_bytes
-from benchmarks.catalog_load import database
+from benchmarks.catalog_load import database, migrated
 from gateway.catalog import priced, search
 from gateway.catalog.loader import load, read
-from gateway.config import Settings
-from gateway.migrate import upgrade
 from gateway.models import Buyer, Product
-from gateway.state import Gateway
 
 
 def queries(rng: random.Random, mpns: list[str], n: int) -> list[str]:
@@ -53,8 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     url, drop = database(args.database_url)
     try:
-        upgrade(url)
-        gateway = Gateway.from_settings(Settings(database_url=url, secret_key="bench"))
+        gateway = migrated(url)
         with gateway.db.transaction() as db:
             db.add(Buyer(id="b", name="Bench buyer", return_url_prefixes=[], settings={}))
         with gateway.db.transaction() as db:

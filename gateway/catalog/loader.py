@@ -17,28 +17,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.catalog.decoding import EncodingError
-from gateway.catalog.records import LoadError, Parsed, check_rows
+from gateway.catalog.records import FIELDS, LoadError, Parsed, check_rows
 from gateway.catalog.search import add_terms, index_values
 from gateway.models import Buyer, ContractPrice, Product, utcnow
 
-COMPARED = (
-    "description",
-    "unit_price",
-    "currency",
-    "uom",
-    "unspsc",
-    "eclass",
-    "manufacturer",
-    "manufacturer_part_id",
-    "lead_time_days",
-    "category",
-    "image_url",
-    "long_description",
-    "keywords",
-    "min_quantity",
-    "quantity_step",
-    "price_unit",
-)
+# The product fields a load compares and writes (the key and the price rows aside).
+COMPARED = tuple(f for f in FIELDS if f not in ("sku", "buyer_id", "contract_price"))
 BATCH = 5000
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.catalog.decoding import EncodingError
@@ -165,10 +165,9 @@ def load(
             changed.append({**merged, **_index(merged), "retired_at": None})
         else:
             summary.unchanged += 1
-    for start in range(0, len(new), BATCH):
-        db.execute(insert(Product), new[start : start + BATCH])
-    for start in range(0, len(changed), BATCH):
-        db.execute(update(Product), changed[start : start + BATCH])
+    products = Product.__table__
+    _insert(db, products, new)
+    _update(db, products, "sku", changed)
     summary.added, summary.changed = len(new), len(changed)
 
     retire = {s for s in checked.deletes if s in stored and stored[s].retired_at is None}
@@ -181,11 +180,7 @@ def load(
         }
     now = utcnow()
     retire_list = sorted(retire)
-    for start in range(0, len(retire_list), BATCH):
-        db.execute(
-            update(Product),
-            [{"sku": s, "retired_at": now} for s in retire_list[start : start + BATCH]],
-        )
+    _update(db, products, "sku", [{"sku": s, "retired_at": now} for s in retire_list])
     summary.retired = len(retire)
 
     summary.contract_prices = _contracts(db, checked, stored, errors, skip_bad, summary)
@@ -237,11 +232,42 @@ def _contracts(db, checked, stored, errors, skip_bad, summary) -> int:
     }
     fresh = [r for k, r in rows.items() if k not in existing]
     moved = [r for k, r in rows.items() if k in existing and existing[k] != r["price"]]
-    for start in range(0, len(fresh), BATCH):
-        db.execute(insert(ContractPrice), fresh[start : start + BATCH])
+    table = ContractPrice.__table__
+    _insert(db, table, fresh)
     for start in range(0, len(moved), BATCH):
-        db.execute(update(ContractPrice), moved[start : start + BATCH])
+        db.execute(
+            update(table)
+            .where(table.c.buyer_id == bindparam("b_buyer"), table.c.sku == bindparam("b_sku"))
+            .values(price=bindparam("price")),
+            [
+                {"b_buyer": r["buyer_id"], "b_sku": r["sku"], "price": r["price"]}
+                for r in moved[start : start + BATCH]
+            ],
+        )
     return len(rows)
+
+
+def _insert(db: Session, table, rows: list[dict]) -> None:
+    # Core executemany: the ORM's bulk paths cost more than the database on large loads.
+    for start in range(0, len(rows), BATCH):
+        db.execute(insert(table), rows[start : start + BATCH])
+
+
+def _update(db: Session, table, key: str, rows: list[dict]) -> None:
+    """Update rows by primary key, in batches of rows with the same columns."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam(f"b_{key}"))
+        .values({c: bindparam(c) for c in columns})
+    )
+    for start in range(0, len(rows), BATCH):
+        batch = [
+            {f"b_{key}": r[key], **{c: r[c] for c in columns}} for r in rows[start : start + BATCH]
+        ]
+        db.execute(statement, batch)
 
 
 def _index(values: dict) -> dict:

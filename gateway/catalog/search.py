@@ -94,7 +94,8 @@ def parse(db: Session, query: str) -> Query:
         for word in words_.words(raw):
             word = word[:MAX_TERM]
             group = [Alternative(word, True)]
-            if len(word) >= TYPO_MIN_LENGTH:
+            # Typos only in words: a digit off in a part number is another part.
+            if len(word) >= TYPO_MIN_LENGTH and word.isalpha():
                 group += [Alternative(t, False) for t in typo_corrections(db, word)]
             groups.append(group)
     return Query(groups=groups, part_key=words_.part_key(query.replace("*", " ")))
@@ -273,16 +274,17 @@ def add_terms(db: Session, search_texts: Iterable[str]) -> int:
     new = sorted(seen - known)
     if not new:
         return 0
-    db.execute(insert(SearchTerm), [{"term": t} for t in new])
+    # Core inserts (not ORM bulk): hundreds of thousands of rows on a large load.
+    db.execute(insert(SearchTerm.__table__), [{"term": t} for t in new])
     variants = [
         {"variant": v, "term": t}
         for t in new
         # A five-letter word with a letter missing is four letters long.
-        if len(t) >= TYPO_MIN_LENGTH - 1
+        if len(t) >= TYPO_MIN_LENGTH - 1 and t.isalpha()
         for v in sorted(words_.deletions(t))
     ]
     for start in range(0, len(variants), 20000):
-        db.execute(insert(SearchTermVariant), variants[start : start + 20000])
+        db.execute(insert(SearchTermVariant.__table__), variants[start : start + 20000])
     return len(new)
 
 

@@ -35,6 +35,8 @@ _SPLIT = re.compile(r"[a-z]+|[0-9]+")
 
 def fold(value: str) -> str:
     """Lower-case, accents removed: ``Würth`` -> ``wurth``, ``Ø`` -> ``o``, ``ß`` -> ``ss``."""
+    if value.isascii():  # most catalog text: nothing to decompose
+        return value.lower()
     decomposed = unicodedata.normalize("NFKD", value.translate(_LETTERS))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 

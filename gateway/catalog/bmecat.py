@@ -9,6 +9,8 @@ and the catalog group of each product as its category.
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 from lxml import etree
 
 from gateway.catalog.records import LoadError, Parsed, RawRow
@@ -58,6 +60,7 @@ def read(data: bytes, encoding: str | None = None) -> Parsed:
     header = _first(root, "HEADER")
     catalog = _first(header, "CATALOG")
     currency = _text(catalog, "CURRENCY")
+    mime_root = _text(catalog, "MIME_ROOT")
     transaction = next((c for c in root if local_name(c) in TRANSACTIONS), None)
     if transaction is None:
         parsed.errors.append(LoadError("BMECAT", "", "", f"has none of {', '.join(TRANSACTIONS)}"))
@@ -73,7 +76,7 @@ def read(data: bytes, encoding: str | None = None) -> Parsed:
     }
     products = _children(transaction, "PRODUCT", "ARTICLE")
     for n, product in enumerate(products, start=1):
-        parsed.rows.append(_row(kind, n, product, currency, groups, mapped))
+        parsed.rows.append(_row(kind, n, product, currency, groups, mapped, mime_root))
     return parsed
 
 
@@ -95,7 +98,20 @@ def _groups(transaction) -> dict[str, str]:
     }
 
 
-def _row(kind, n, product, currency, groups, mapped) -> RawRow:
+def _image_url(source: str, mime_root: str) -> str:
+    """An image's URL: absolute as given, or relative to the header's MIME_ROOT.
+
+    Files named relative to a folder shipped beside the catalog (no http MIME_ROOT)
+    cannot be served; they are left out rather than failing the product.
+    """
+    if source.startswith(("http://", "https://")):
+        return source
+    if mime_root.startswith(("http://", "https://")):
+        return urljoin(mime_root.rstrip("/") + "/", source.lstrip("/"))
+    return ""
+
+
+def _row(kind, n, product, currency, groups, mapped, mime_root="") -> RawRow:
     element = local_name(product)
     sku = _text(product, "SUPPLIER_PID", "SUPPLIER_AID")
     where = f"{element}[{n}]" + (f" ({sku})" if sku else "")
@@ -152,7 +168,7 @@ def _row(kind, n, product, currency, groups, mapped) -> RawRow:
             "normal",
             "thumbnail",
         ):
-            values["image_url"] = _text(mime, "MIME_SOURCE")
+            values["image_url"] = _image_url(_text(mime, "MIME_SOURCE"), mime_root)
             break
     for features in _children(product, "PRODUCT_FEATURES", "ARTICLE_FEATURES"):
         system = _text(features, "REFERENCE_FEATURE_SYSTEM_NAME").upper()

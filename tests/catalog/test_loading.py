@@ -247,6 +247,21 @@ def test_bmecat_refusals(demo, document, words):
         assert "PRICE_AMOUNT: is empty" in message
 
 
+def test_bmecat_images_relative_to_mime_root(demo):
+    xml = (CATALOGS / "northwind-bmecat.xml").read_text()
+    xml = xml.replace("https://img.example/bme-1.jpg", "bilder/bme-1.jpg")
+    with_root = xml.replace(
+        "<CURRENCY>EUR</CURRENCY>",
+        "<CURRENCY>EUR</CURRENCY><MIME_ROOT>https://cdn.example/nw/</MIME_ROOT>",
+    )
+    load_bytes(demo, with_root.encode())
+    with demo.db.transaction() as db:
+        assert db.get(Product, "BME-1").image_url == "https://cdn.example/nw/bilder/bme-1.jpg"
+    load_bytes(demo, xml.encode())  # a file beside the catalog: no picture, no failure
+    with demo.db.transaction() as db:
+        assert db.get(Product, "BME-1").image_url is None
+
+
 def test_format_is_guessed():
     from gateway.catalog.loader import guess_format
 

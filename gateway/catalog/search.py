@@ -320,4 +320,8 @@ def reindex_all(db: Session) -> int:
             .values({k: v for k, v in change.items() if k != "sku"})
         )
     add_terms(db, (c["search_text"] for c in changes))
+    if db.get_bind().dialect.name == "sqlite":
+        # The FTS5 table is keyed by the products table's rowid, which a VACUUM may
+        # renumber (products has no INTEGER PRIMARY KEY): rebuild it from the rows.
+        db.execute(text("INSERT INTO product_fts(product_fts) VALUES ('rebuild')"))
     return len(changes)

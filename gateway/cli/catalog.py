@@ -79,3 +79,14 @@ def catalog_export(format_, buyer, test, level2, output) -> None:
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@catalog.command("reindex")
+def catalog_reindex() -> None:
+    """Rebuild the search index and vocabulary (after a SQLite VACUUM, or new search rules)."""
+    from gateway.catalog.search import reindex_all
+
+    gateway = open_gateway()
+    with gateway.db.transaction() as session:
+        count = reindex_all(session)
+    click.echo(f"reindexed {count} product(s)")

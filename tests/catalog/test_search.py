@@ -165,3 +165,12 @@ def test_hostile_queries_are_just_text(shop):
     for query in ("NEAR(a b)", "a:* & !b", "x AND NOT y", "é" * 300):
         skus(shop, query)  # an answer, not an error
     assert len(skus(shop, "x " * 500)) <= 8
+
+
+def test_reindex_keeps_the_same_results(shop):
+    from gateway.catalog.search import reindex_all
+
+    before = skus(shop, "safety glove")
+    with shop.db.transaction() as db:
+        assert reindex_all(db) == 9
+    assert skus(shop, "safety glove") == before == ["G-100"]

@@ -17,6 +17,7 @@ misses some one-typo pairs that SQLite would find, which would break that promis
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -190,27 +191,45 @@ def search(
     by_manufacturer = [Product.manufacturer == manufacturer] if manufacturer else []
     where = base + by_category + by_manufacturer
 
+    ties = (Product.description, Product.sku)
     contract = (
         select(ContractPrice.price)
         .where(ContractPrice.buyer_id == buyer_id, ContractPrice.sku == Product.sku)
         .scalar_subquery()
     )
-    stmt = select(Product, contract.label("contract_price")).where(*where)
-    ties = (Product.description, Product.sku)
+    # The page is ordered over keys only, then its products are read: sorting
+    # thousands of matches with every column of each costs more than the search.
+    page = select(Product.sku).where(*where)
     if sort == "price":
-        stmt = stmt.order_by(_price(db, contract), *ties)
+        page = page.order_by(_price(db, contract), *ties)
     elif sort == "-price":
-        stmt = stmt.order_by(_price(db, contract).desc(), *ties)
+        page = page.order_by(_price(db, contract).desc(), *ties)
     elif q.groups:
-        exact_part = Product.part_keys.like(f"% {q.part_key} %") if q.part_key else text("1 = 0")
+        exact_part = (
+            Product.part_keys.like(wildcards.like_pattern(f"* {q.part_key} *"))
+            if q.part_key
+            else text("1 = 0")
+        )
         rank = case((exact_part, 0), (_in_description(q), 1), else_=2)
-        stmt = stmt.order_by(rank, *ties)
+        page = page.order_by(rank, *ties)
     else:
-        stmt = stmt.order_by(*ties)
-    rows = db.execute(stmt.limit(limit).offset(offset)).all()
-    items = [PricedProduct(p, p.unit_price, None if c is None else Decimal(c)) for p, c in rows]
-    if offset == 0 and len(rows) < limit:
-        total = len(rows)
+        page = page.order_by(*ties)
+    skus = list(db.scalars(page.limit(limit).offset(offset)))
+    found = {
+        p.sku: PricedProduct(p, p.unit_price, None if c is None else Decimal(c))
+        for p, c in db.execute(
+            select(Product, contract.label("contract_price")).where(Product.sku.in_(skus))
+        )
+    }
+    items = [found[sku] for sku in skus]
+
+    if q.groups and facets:
+        counted = _counted(db, base, category, manufacturer)
+        if counted is not None:
+            total, categories, manufacturers = counted
+            return SearchResult(items, total, categories, manufacturers)
+    if offset == 0 and len(skus) < limit:
+        total = len(skus)
     else:
         total = db.scalar(select(func.count()).select_from(Product).where(*where)) or 0
     if not facets:
@@ -223,6 +242,41 @@ def search(
     )
 
 
+FACET_ROWS = 20_000
+FACET_VALUES = 30
+
+
+def _counted(db: Session, base, category, manufacturer):
+    """(total, category facets, manufacturer facets) from one pass over the matches.
+
+    One read of two short columns of every match is cheaper than three grouped
+    queries that each run the full-text match again. None when the matches are
+    too many for that; the grouped queries answer then.
+    """
+    rows = db.execute(
+        select(Product.category, Product.manufacturer).where(*base).limit(FACET_ROWS + 1)
+    ).all()
+    if len(rows) > FACET_ROWS:
+        return None
+    total = 0
+    by_category: Counter[str] = Counter()
+    by_manufacturer: Counter[str] = Counter()
+    for cat, maker in rows:
+        in_category = category is None or cat == category
+        in_manufacturer = manufacturer is None or maker == manufacturer
+        total += in_category and in_manufacturer
+        if cat is not None and in_manufacturer:
+            by_category[cat] += 1
+        if maker is not None and in_category:
+            by_manufacturer[maker] += 1
+    return total, _top(by_category), _top(by_manufacturer)
+
+
+def _top(counts: Counter) -> list[Facet]:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [Facet(value, n) for value, n in ordered[:FACET_VALUES]]
+
+
 def _facet(db: Session, column, where) -> list[Facet]:
     """Counts per value among the matches, the facet's own filter left out."""
     count = func.count().label("n")
@@ -231,7 +285,7 @@ def _facet(db: Session, column, where) -> list[Facet]:
         .where(*where, column.is_not(None))
         .group_by(column)
         .order_by(count.desc(), column)
-        .limit(30)
+        .limit(FACET_VALUES)
     ).all()
     return [Facet(value, n) for value, n in rows]
 

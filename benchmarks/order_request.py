@@ -19,8 +19,8 @@ from lxml import etree
 from sqlalchemy import insert
 
 from benchmarks.common import ROOT
+from gateway.catalog.loader import load_path
 from gateway.config import Settings
-from gateway.marketplace.catalog import load_catalog
 from gateway.migrate import upgrade
 from gateway.models import Order, OrderLine
 from gateway.punchout import cxml as inbound
@@ -82,7 +82,7 @@ def main() -> None:
     with gateway.db.transaction() as db:
         load_buyers(db, ROOT / "fixtures/demo/buyers.toml", gateway.box, env={})
     with gateway.db.transaction() as db:
-        load_catalog(db, ROOT / "fixtures/demo/catalog.csv")
+        load_path(db, ROOT / "fixtures/demo/catalog.csv")
     with gateway.db.transaction() as db:
         holder = Order(buyer_id="acme", order_id="FLOOR", payload_id="floor", body_sha256="-")
         db.add(holder)

@@ -171,8 +171,8 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    from gateway.catalog.loader import load_path
     from gateway.config import Settings
-    from gateway.marketplace.catalog import load_catalog
     from gateway.migrate import upgrade
     from gateway.state import Gateway
     from provisioning.buyers import load_buyers
@@ -185,7 +185,7 @@ def main() -> None:
     with gateway.db.transaction() as db:
         load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
     with gateway.db.transaction() as db:
-        load_catalog(db, DEMO / "catalog.csv")
+        load_path(db, DEMO / "catalog.csv")
 
     market = Marketplace()
     market.start()

@@ -30,8 +30,8 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.common import ROOT
 from gateway import create_app
+from gateway.catalog.loader import load_path
 from gateway.config import Settings
-from gateway.marketplace.catalog import load_catalog
 from gateway.migrate import upgrade
 from gateway.models import CartLine, Event, Order, PunchoutSession, User, utcnow
 from gateway.support.accounts import add_agent
@@ -265,7 +265,7 @@ def main() -> None:
             with gateway.db.transaction() as db:
                 load_buyers(db, ROOT / "fixtures/demo/buyers.toml", gateway.box, env={})
             with gateway.db.transaction() as db:
-                load_catalog(db, ROOT / "fixtures/demo/catalog.csv")
+                load_path(db, ROOT / "fixtures/demo/catalog.csv")
                 add_agent(db, gateway.box, "bench@supplier.example", PASSWORD, "agent")
             print(f"Support pages, {db_name}, seeding {args.sessions:,} sessions with events")
             seed(url, args.sessions)

@@ -165,6 +165,39 @@ class Product(Base):
     manufacturer_part_id: Mapped[str | None] = mapped_column(String(100))
     lead_time_days: Mapped[int | None] = mapped_column(Integer)
     category: Mapped[str | None] = mapped_column(String(100))
+    eclass: Mapped[str | None] = mapped_column(String(20))
+    image_url: Mapped[str | None] = mapped_column(String(1000))
+    long_description: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[str | None] = mapped_column(Text)
+    min_quantity: Mapped[Decimal | None] = mapped_column(Money)
+    quantity_step: Mapped[Decimal | None] = mapped_column(Money)
+    # How many units unit_price is for (OCI PRICEUNIT, cXML PriceBasisQuantity).
+    price_unit: Mapped[Decimal | None] = mapped_column(Money)
+    # Set when a full load (--replace) no longer lists the product: hidden from
+    # shop and search, kept for order matching and history.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Folded words for the search engines (see gateway.catalog.text); on
+    # PostgreSQL a generated tsvector column beside it is indexed, on SQLite an
+    # FTS5 table kept by triggers.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    description_terms: Mapped[str] = mapped_column(Text, default="")
+    part_keys: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_products_category", "category"),)
+
+
+class SearchTerm(Base):
+    """Every word of the catalog: wildcard terms expand over it, typos are corrected to it."""
+
+    __tablename__ = "search_terms"
+    term: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class SearchTermVariant(Base):
+    """A term with one letter left out: words one typo apart share a variant."""
+
+    __tablename__ = "search_term_variants"
+    variant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    term: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class ContractPrice(Base):

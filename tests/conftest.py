@@ -22,9 +22,9 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from gateway import create_app
+from gateway.catalog.loader import load_path
 from gateway.config import Settings
 from gateway.cxml.dtd import DtdCatalog
-from gateway.marketplace.catalog import load_catalog
 from gateway.migrate import upgrade
 from gateway.models import Base
 from provisioning.buyers import load_buyers
@@ -237,7 +237,7 @@ def demo(gateway, tmp_path):
     with gateway.db.transaction() as db:
         load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
     with gateway.db.transaction() as db:
-        load_catalog(db, DEMO / "catalog.csv")
+        load_path(db, DEMO / "catalog.csv")
     return gateway
 
 

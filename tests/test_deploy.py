@@ -25,8 +25,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from gateway.catalog.loader import load_path
 from gateway.config import Settings
-from gateway.marketplace.catalog import load_catalog
 from gateway.migrate import upgrade
 from gateway.models import Order, PunchoutSession
 from gateway.state import Gateway
@@ -230,7 +230,7 @@ def test_two_gunicorn_instances_share_one_postgresql_database(own_database, tmp_
     with gateway.db.transaction() as db:
         load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
     with gateway.db.transaction() as db:
-        load_catalog(db, DEMO / "catalog.csv")
+        load_path(db, DEMO / "catalog.csv")
 
     env = {"PUNCHGATE_ENCRYPTION_KEYS": keys}
     a = Server(own_database, tmp_path / "a.log", **env)

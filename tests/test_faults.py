@@ -31,8 +31,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway import outbox
+from gateway.catalog.loader import load_path
 from gateway.config import Settings
-from gateway.marketplace.catalog import load_catalog
 from gateway.migrate import upgrade
 from gateway.models import Order, OutboxMessage
 from gateway.state import Gateway
@@ -108,7 +108,7 @@ def cluster():
         with gateway.db.transaction() as db:
             load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
         with gateway.db.transaction() as db:
-            load_catalog(db, DEMO / "catalog.csv")
+            load_path(db, DEMO / "catalog.csv")
         gateway.db.dispose()
         yield cluster
     finally:

@@ -1,7 +1,8 @@
-"""``punchgate catalog``: the embedded marketplace catalog."""
+"""``punchgate catalog``: load catalog files (CSV, CIF 3.0, BMEcat 2005) and export them."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -11,19 +12,81 @@ from gateway.cli.output import fail, open_gateway
 
 @click.group()
 def catalog() -> None:
-    """The embedded marketplace catalog."""
+    """Products and prices: load files, export for hosted catalogs."""
 
 
 @catalog.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def catalog_load(path: Path) -> None:
-    """Upsert products and buyer contract prices from a CSV file."""
-    from gateway.marketplace.catalog import CatalogError, load_catalog
+@click.option("--format", "format_", type=click.Choice(["csv", "cif", "bmecat"]))
+@click.option("--buyer", help="The file's prices are this buyer's contract prices.")
+@click.option("--replace", is_flag=True, help="Retire products the file does not list.")
+@click.option("--encoding", help="The file's encoding (default: detected).")
+@click.option("--skip-bad", is_flag=True, help="Load the good rows, report the bad ones.")
+def catalog_load(path, format_, buyer, replace, encoding, skip_bad) -> None:
+    """Load a catalog file (format guessed from its content unless given)."""
+    from gateway.catalog.loader import CatalogError, load, read_path
 
     gateway = open_gateway()
     try:
-        with gateway.db.transaction() as session:
-            products, prices = load_catalog(session, path)
+        parsed = read_path(path, format_, encoding)
+        # The bar shows on a terminal only; pipes and logs stay quiet.
+        with (
+            click.progressbar(
+                length=len(parsed.rows),
+                label=f"{path.name}: checking",
+                file=sys.stderr,
+                hidden=not sys.stderr.isatty(),
+            ) as bar,
+            gateway.db.transaction() as session,
+        ):
+            summary = load(
+                session,
+                parsed,
+                buyer_id=buyer,
+                replace=replace,
+                skip_bad=skip_bad,
+                progress=bar.update,
+            )
     except CatalogError as exc:
         fail(f"{path}: {exc}")
-    click.echo(f"loaded {products} product(s) and {prices} contract price(s)")
+    for error in summary.errors:
+        click.echo(f"skipped: {error}", err=True)
+    click.echo(f"{path.name} ({summary.encoding}): {summary}")
+
+
+@catalog.command("export")
+@click.option("--format", "format_", type=click.Choice(["cif", "jaggaer-csv"]), required=True)
+@click.option("--buyer", required=True, help="Prices and identity for this buyer.")
+@click.option("--test", is_flag=True, help="The supplier's test identity (Ariba: ANID-T).")
+@click.option("--level2", is_flag=True, help="Add each item's punchout URL (Level 2).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+def catalog_export(format_, buyer, test, level2, output) -> None:
+    """Write the catalog for a buyer who hosts it (Ariba CIF 3.0, Jaggaer CSV)."""
+    from gateway.catalog import export
+
+    gateway = open_gateway()
+    url = gateway.settings.base_url.rstrip("/") + "/cxml"
+    try:
+        with gateway.db.transaction() as session:
+            if format_ == "cif":
+                text = export.cif(session, buyer, test=test, level2=level2, punchout_url=url)
+            else:
+                text = export.jaggaer_csv(session, buyer, level2=level2, punchout_url=url)
+    except export.ExportError as exc:
+        fail(str(exc))
+    if output:
+        output.write_text(text, encoding="utf-8", newline="")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@catalog.command("reindex")
+def catalog_reindex() -> None:
+    """Rebuild the search index and vocabulary (after a SQLite VACUUM, or new search rules)."""
+    from gateway.catalog.search import reindex_all
+
+    gateway = open_gateway()
+    with gateway.db.transaction() as session:
+        count = reindex_all(session)
+    click.echo(f"reindexed {count} product(s)")

@@ -92,7 +92,7 @@ def serve(host, port, workers, production: bool, outbox_worker: bool) -> None:
 @click.option("--no-serve", is_flag=True, help="Only migrate and load the demo data.")
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Migrate, load the demo supplier, buyers and catalog, then serve."""
-    from gateway.marketplace.catalog import load_catalog
+    from gateway.catalog.loader import load_path
     from gateway.migrate import upgrade
     from provisioning.buyers import load_buyers
 
@@ -103,8 +103,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     with gateway.db.transaction() as session:
         load_buyers(session, demo_dir / "buyers.toml", gateway.box, env={**os.environ})
     with gateway.db.transaction() as session:
-        products, _ = load_catalog(session, demo_dir / "catalog.csv")
-    click.echo(f"demo loaded: {products} products; buyers from {demo_dir / 'buyers.toml'}")
+        summary = load_path(session, demo_dir / "catalog.csv")
+    click.echo(f"demo loaded: {summary.products} products; buyers from {demo_dir / 'buyers.toml'}")
     click.echo(
         f"try: curl -s -X POST --data-binary @{demo_dir / 'setup-request.xml'} "
         f"http://{host}:{port}/cxml"

@@ -16,9 +16,9 @@ from decimal import Decimal
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
+from gateway import catalog
 from gateway.identity import Identity
 from gateway.limits import StorageLimit
-from gateway.marketplace import catalog
 from gateway.models import Buyer, utcnow
 from gateway.oci.call import CallOptions, OciCallError, parse_call
 from gateway.profiles.service import rules_of
@@ -292,11 +292,19 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         form = _transfer_what_can_go(db, session, gateway)
         return PostBack(form, buyer.name, direct=not call.hook_url)
     if call.function == "BACKGROUND_SEARCH":
-        hits, total = catalog.search(
-            db, buyer.id, call.search_string, limit=BACKGROUND_SEARCH_LIMIT
+        found = catalog.search(
+            db,
+            buyer.id,
+            call.search_string,
+            limit=BACKGROUND_SEARCH_LIMIT,
+            allowed=sessions.permissions_of(session).categories,
+            facets=False,
         )
+        hits, total = found.items, found.total
         for hit in hits:
-            sessions.set_quantity(db, session, hit.product.sku, Decimal(1), log=False)
+            # Each hit at the least quantity the product may be ordered in.
+            least = hit.product.min_quantity or hit.product.quantity_step or Decimal(1)
+            sessions.set_quantity(db, session, hit.product.sku, least, log=False)
         record(
             db,
             "oci.background_search",

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import money
-from gateway.marketplace.catalog import product_for
-from gateway.models import Buyer, CartLine, PunchoutSession, User, utcnow
+from gateway.catalog import product_for, quantity_problem
+from gateway.models import Buyer, CartLine, Product, PunchoutSession, User, utcnow
 from gateway.ranges import MAX_QUANTITY
 from gateway.sessions.events import record
 from provisioning.roles import Permissions, permissions
@@ -334,6 +334,9 @@ def set_quantity(
         if not permissions_of(session).sees(found.product.category):
             raise SessionError(f"product {sku!r} is not available to your role", 404)
         p = found.product
+        problem = quantity_problem(p, quantity)
+        if problem:
+            raise SessionError(problem)
         position = max((li.position for li in session.lines), default=0) + 1
         line = CartLine(
             session=session,
@@ -377,6 +380,10 @@ def set_quantity(
     new = before + quantity if add else quantity
     if new > MAX_QUANTITY:
         raise SessionError(f"quantity must be at most {MAX_QUANTITY}")
+    product = db.get(Product, sku)
+    problem = quantity_problem(product, new) if product is not None else None
+    if problem:
+        raise SessionError(problem)
     if new == 0:
         session.lines.remove(line)
         db.delete(line)

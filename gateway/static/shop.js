@@ -32,6 +32,12 @@
     if (badge) { badge.textContent = cart.items.length; }
   }
 
+  // Sorting applies on choice; without JavaScript the Apply button does it.
+  var sort = document.getElementById("sort");
+  if (sort) {
+    sort.addEventListener("change", function () { sort.form.submit(); });
+  }
+
   document.querySelectorAll("form.add-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();

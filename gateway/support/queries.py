@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from gateway import money
+from gateway import money, wildcards
 from gateway.models import (
     Buyer,
     CartLine,
@@ -62,10 +62,22 @@ def list_sessions(
         stmt = stmt.where(
             PunchoutSession.created_at <= datetime.combine(f.day_to, time.max, tzinfo=UTC)
         )
-    if f.user:
+    if f.user and wildcards.has_wildcard(f.user):
+        # SAP users type * for "any characters"; % and _ match only themselves.
+        if not wildcards.matches_everything(f.user):
+            users = select(User.id).where(
+                or_(
+                    wildcards.like(User.email, f.user),
+                    wildcards.like(User.unique_name, f.user, fold_case=False),
+                )
+            )
+            stmt = stmt.where(PunchoutSession.user_id.in_(users))
+    elif f.user:
         users = select(User.id).where(or_(User.email == f.user.lower(), User.unique_name == f.user))
         stmt = stmt.where(PunchoutSession.user_id.in_(users))
-    if f.q:
+    if f.q and wildcards.has_wildcard(f.q):
+        stmt = _wildcard_q(db, stmt, f.q.strip())
+    elif f.q:
         # The few matching users and orders are looked up first, so that the OR
         # below is over plain values and each branch can use its own index
         # (with subqueries in it, PostgreSQL scans every session).
@@ -101,6 +113,24 @@ def list_sessions(
     rows = list(db.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
     cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], cursor
+
+
+def _wildcard_q(db: Session, stmt, term: str):
+    """The free-text filter with SAP wildcards: BuyerCookie, user email or PO number."""
+    if wildcards.matches_everything(term):
+        return stmt
+    users = db.scalars(select(User.id).where(wildcards.like(User.email, term)).limit(1000)).all()
+    ordered = db.scalars(
+        select(Order.session_id)
+        .where(wildcards.like(Order.order_id, term, fold_case=False), Order.session_id.is_not(None))
+        .limit(1000)
+    ).all()
+    found = [wildcards.like(PunchoutSession.buyer_cookie, term, fold_case=False)]
+    if users:
+        found.append(PunchoutSession.user_id.in_(users))
+    if ordered:
+        found.append(PunchoutSession.id.in_(ordered))
+    return stmt.where(or_(*found))
 
 
 def line_counts(db: Session, sessions: list[PunchoutSession]) -> dict[int, int]:
@@ -184,20 +214,20 @@ def buyers(db: Session) -> list[Buyer]:
 
 def callers(db: Session, term: str, limit: int = 20) -> list[dict]:
     """Users whose email or name matches, with their recent sessions, orders and failures."""
-    like = f"%{term.strip().lower()}%"
-    users = list(
-        db.scalars(
-            select(User)
-            .where(
-                or_(
-                    User.email.like(like),
-                    func.lower(User.name).like(like),
-                    func.lower(User.unique_name).like(like),
-                )
+    term = term.strip()
+    matched = (
+        []
+        if wildcards.matches_everything(term)
+        else [
+            or_(
+                wildcards.like(User.email, term, contains=True),
+                wildcards.like(User.name, term, contains=True),
+                wildcards.like(User.unique_name, term, contains=True),
             )
-            .order_by(User.last_seen_at.desc())
-            .limit(limit)
-        )
+        ]
+    )
+    users = list(
+        db.scalars(select(User).where(*matched).order_by(User.last_seen_at.desc()).limit(limit))
     )
     found = []
     for user in users:

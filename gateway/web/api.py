@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
+from gateway import catalog
+from gateway.catalog.products import product_view
+from gateway.catalog.search import SORTS
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.sessions.transfer import TransferHeld
@@ -47,6 +50,48 @@ def get_session():
                 db, "api.session", "session read", buyer_id=session.buyer_id, session_id=session.id
             )
             return jsonify(sessions.session_view(session))
+    except sessions.SessionError as exc:
+        return _error(exc)
+
+
+@bp.get("/products")
+def products():
+    """Search the catalog as the storefront does (same search, same role restrictions)."""
+    gateway = current_gateway()
+    args = request.args
+    try:
+        limit = min(max(int(args.get("limit", 24)), 1), 100)
+        offset = min(max(int(args.get("offset", 0)), 0), 100_000)
+    except ValueError:
+        return jsonify(error="limit and offset must be whole numbers"), 400
+    sort = args.get("sort", "relevance")
+    if sort not in SORTS:
+        return jsonify(error=f"sort must be one of {', '.join(SORTS)}"), 400
+    try:
+        with gateway.db.transaction() as db:
+            session = punchout_session(db, session_token())
+            perms = sessions.permissions_of(session)
+            found = catalog.search(
+                db,
+                session.buyer_id,
+                args.get("q", "")[:200],
+                category=args.get("category") or None,
+                manufacturer=args.get("manufacturer") or None,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+                allowed=perms.categories,
+            )
+            return jsonify(
+                total=found.total,
+                items=[product_view(i, perms.show_prices) for i in found.items],
+                facets={
+                    "category": [{"value": f.value, "count": f.count} for f in found.categories],
+                    "manufacturer": [
+                        {"value": f.value, "count": f.count} for f in found.manufacturers
+                    ],
+                },
+            )
     except sessions.SessionError as exc:
         return _error(exc)
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from gateway.marketplace import catalog
+from gateway import catalog, money
 from gateway.models import Supplier, utcnow
 from gateway.profiles import service as profiles
 from gateway.sessions import service as sessions
@@ -35,6 +35,12 @@ def _keep_alive(session) -> int | None:
     lead = min(300, minutes * 15)  # 5 minutes ahead, a quarter of a short session
     warn_at = started + timedelta(seconds=minutes * 60 - lead)
     return max(0, int((warn_at - utcnow()).total_seconds()))
+
+
+@bp.app_template_filter("qty")
+def qty_filter(value) -> str:
+    """A quantity as people write it: 10, 2.5 (never 10.0000)."""
+    return money.quantity(value)
 
 
 def _page(template: str, db, session, token: str, **context):
@@ -61,14 +67,31 @@ def _error(exc: sessions.SessionError):
     return render_template("error.html", title="Punchout session", message=exc.message), exc.status
 
 
+def _here(token: str, **current):
+    """Links to this result page with some parameters changed (None drops one)."""
+
+    def link(**changes) -> str:
+        params = {k: v for k, v in {**current, **changes}.items() if v not in (None, "", 1)}
+        return url_for("shop.index", session=token, **params)
+
+    return link
+
+
+SORTS = {"relevance": "Relevance", "price": "Price, low to high", "-price": "Price, high to low"}
+
+
 @bp.get("/")
 def index():
     gateway = current_gateway()
     token = session_token()
     query = request.args.get("q", "").strip()[:200]
     category = request.args.get("category") or None
+    manufacturer = request.args.get("manufacturer") or None
+    sort = request.args.get("sort", "relevance")
+    if sort not in SORTS:
+        sort = "relevance"
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(max(1, int(request.args.get("page", 1))), 1000)
     except ValueError:
         page = 1
     if page > MAX_PAGE:
@@ -76,35 +99,49 @@ def index():
     try:
         with gateway.db.transaction() as db:
             session = punchout_session(db, token)
-            products, total = catalog.search(
+            found = catalog.search(
                 db,
                 session.buyer_id,
                 query,
-                category,
-                PAGE_SIZE,
-                (page - 1) * PAGE_SIZE,
+                category=category,
+                manufacturer=manufacturer,
+                sort=sort,
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
                 allowed=sessions.permissions_of(session).categories,
             )
             if query:
                 record(
                     db,
                     "shop.search",
-                    f"searched {query!r}: {total} hit(s)",
+                    f"searched {query!r}: {found.total} hit(s)",
                     buyer_id=session.buyer_id,
                     session_id=session.id,
-                    data={"query": query, "hits": total},
+                    data={"query": query, "hits": found.total},
                 )
             return _page(
                 "shop/index.html",
                 db,
                 session,
                 token,
-                products=products,
-                total=total,
+                products=found.items,
+                total=found.total,
+                facets={"category": found.categories, "manufacturer": found.manufacturers},
                 query=query,
                 category=category,
+                manufacturer=manufacturer,
+                sort=sort,
+                sorts=SORTS,
+                here=_here(
+                    token,
+                    q=query,
+                    category=category,
+                    manufacturer=manufacturer,
+                    sort=None if sort == "relevance" else sort,
+                    page=page,
+                ),
                 page=page,
-                pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+                pages=max(1, (found.total + PAGE_SIZE - 1) // PAGE_SIZE),
             )
     except sessions.SessionError as exc:
         return _error(exc)

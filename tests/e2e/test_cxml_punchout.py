@@ -42,7 +42,8 @@ def test_setup_shop_and_transfer(browser, live_server, listener, demo_buyers, dt
     card.get_by_text("Added to cart").wait_for()
     assert page.locator("#cart-count").inner_text() == "1"
 
-    # Browse a category, open a product, add two.
+    # Browse a category (facets of the whole catalog), open a product, add two.
+    page.click(".brand")
     page.click("nav.sidebar >> text=Fasteners")
     page.click("text=Hex bolt M8 x 40 mm")
     assert "12.90 USD" in page.locator(".product-price").inner_text()  # ACME's contract price

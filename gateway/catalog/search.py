@@ -1,0 +1,381 @@
+"""Product search: one interface over SQLite FTS5 and PostgreSQL full-text search.
+
+A query is cut into words (see ``text``); every word must match, in any order,
+a word of the product's description, SKU, manufacturer, manufacturer part
+number, keywords or category, as a prefix (``glo`` finds ``glove``). A word of
+five letters or more also matches the catalog words one typo away from it,
+found through the ``search_term_variants`` table. SAP wildcards: ``*`` alone
+matches everything; ``abc*`` is a prefix; ``*`` elsewhere in a term expands over
+the catalog's words with LIKE (the one escaping helper in ``gateway.wildcards``),
+``%`` and ``_`` are plain characters.
+
+Both engines are given the same folded words and the same expanded query, and
+ranking and ties are decided in SQL that both run the same way, so the results
+are the same on either database. pg_trgm is not used: its similarity threshold
+misses some one-typo pairs that SQLite would find, which would break that promise.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import Float, and_, case, cast, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from gateway import wildcards
+from gateway.catalog import text as words_
+from gateway.catalog.products import PricedProduct
+from gateway.models import ContractPrice, Product, SearchTerm, SearchTermVariant
+
+SORTS = ("relevance", "price", "-price")
+TYPO_MIN_LENGTH = 5
+EXPANSION_LIMIT = 200
+MAX_WORDS = 12
+MAX_TERM = 40
+
+
+@dataclass(frozen=True)
+class Alternative:
+    word: str
+    prefix: bool
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed query: each group is one typed word; any of its alternatives may match."""
+
+    groups: list[list[Alternative]] = field(default_factory=list)
+    part_key: str = ""
+    impossible: bool = False  # a wildcard term that matches no catalog word
+
+
+@dataclass(frozen=True)
+class Facet:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    items: list[PricedProduct]
+    total: int
+    categories: list[Facet] = field(default_factory=list)
+    manufacturers: list[Facet] = field(default_factory=list)
+
+
+def parse(db: Session, query: str) -> Query:
+    groups: list[list[Alternative]] = []
+    for raw in query.split()[:MAX_WORDS]:
+        if wildcards.matches_everything(raw):
+            continue
+        if wildcards.has_wildcard(raw):
+            # Separators inside a wildcard term are dropped, as in a part number;
+            # % and _ stay, as the literal characters they are (no catalog word
+            # has them, so they match nothing rather than anything).
+            folded = "".join(
+                c for c in words_.fold(raw) if c.isascii() and (c.isalnum() or c in "*%_")
+            )
+            stem = folded.rstrip("*")
+            if stem and stem.isalnum():
+                groups.append([Alternative(stem[:MAX_TERM], True)])
+                continue
+            found = db.scalars(
+                select(SearchTerm.term)
+                .where(SearchTerm.term.like(wildcards.like_pattern(folded), escape="\\"))
+                .order_by(SearchTerm.term)
+                .limit(EXPANSION_LIMIT)
+            ).all()
+            if not found:
+                return Query(impossible=True)
+            groups.append([Alternative(t, False) for t in found])
+            continue
+        for word in words_.words(raw):
+            word = word[:MAX_TERM]
+            group = [Alternative(word, True)]
+            # Typos only in words: a digit off in a part number is another part.
+            if len(word) >= TYPO_MIN_LENGTH and word.isalpha():
+                group += [Alternative(t, False) for t in typo_corrections(db, word)]
+            groups.append(group)
+    return Query(groups=groups, part_key=words_.part_key(query.replace("*", " ")))
+
+
+def typo_corrections(db: Session, word: str) -> list[str]:
+    """Catalog words one typo away from ``word`` (not the word itself)."""
+    candidates = db.scalars(
+        select(SearchTermVariant.term)
+        .where(SearchTermVariant.variant.in_(sorted(words_.deletions(word))))
+        .distinct()
+    ).all()
+    return sorted(t for t in candidates if t != word and words_.within_one_edit(word, t))
+
+
+def _match(db: Session, q: Query):
+    """The full-text condition of the database in use.
+
+    A query of several words that together make a part number (``abc 123``)
+    also matches that number written as one word (``ABC123`` in a description).
+    """
+    joined = q.part_key if len(q.groups) > 1 and q.part_key.isalnum() else ""
+    joined = joined[:MAX_TERM] if any(c.isdigit() for c in joined) else ""
+    if db.get_bind().dialect.name == "postgresql":
+        expression = " & ".join(
+            "(" + " | ".join(f"{a.word}:*" if a.prefix else a.word for a in group) + ")"
+            for group in q.groups
+        )
+        if joined:
+            expression = f"({expression}) | {joined}:*"
+        return text("products.search_vector @@ to_tsquery('simple', :fts)").bindparams(
+            fts=expression
+        )
+    expression = " AND ".join(
+        "(" + " OR ".join(f'"{a.word}"*' if a.prefix else f'"{a.word}"' for a in group) + ")"
+        for group in q.groups
+    )
+    if joined:
+        expression = f'({expression}) OR "{joined}"*'
+    return text(
+        "products.rowid IN (SELECT rowid FROM product_fts WHERE product_fts MATCH :fts)"
+    ).bindparams(fts=expression)
+
+
+def _in_description(q: Query):
+    """Every typed word is a word (or word prefix) of the description."""
+    return and_(
+        *(
+            or_(
+                *(
+                    Product.description_terms.like(
+                        wildcards.like_pattern(f"* {a.word}*" if a.prefix else f"* {a.word} *"),
+                        escape=wildcards.ESCAPE,
+                    )
+                    for a in group
+                )
+            )
+            for group in q.groups
+        )
+    )
+
+
+def _price(db: Session, contract):
+    price = func.coalesce(contract, Product.unit_price)
+    # SQLite keeps money as exact text; ordering needs numbers (ordering only).
+    return cast(price, Float) if db.get_bind().dialect.name == "sqlite" else price
+
+
+def search(
+    db: Session,
+    buyer_id: str,
+    query: str = "",
+    *,
+    category: str | None = None,
+    manufacturer: str | None = None,
+    sort: str = "relevance",
+    limit: int = 48,
+    offset: int = 0,
+    allowed: frozenset[str] | None = None,
+    facets: bool = True,
+) -> SearchResult:
+    """Products of the live catalog matching ``query``, with this buyer's prices."""
+    q = parse(db, query or "")
+    if q.impossible:
+        return SearchResult([], 0)
+    base = [Product.retired_at.is_(None)]
+    if allowed is not None:
+        base.append(Product.category.in_(sorted(allowed)))
+    if q.groups:
+        base.append(_match(db, q))
+    by_category = [Product.category == category] if category else []
+    by_manufacturer = [Product.manufacturer == manufacturer] if manufacturer else []
+    where = base + by_category + by_manufacturer
+
+    ties = (Product.description, Product.sku)
+    contract = (
+        select(ContractPrice.price)
+        .where(ContractPrice.buyer_id == buyer_id, ContractPrice.sku == Product.sku)
+        .scalar_subquery()
+    )
+    # The page is ordered over keys only, then its products are read: sorting
+    # thousands of matches with every column of each costs more than the search.
+    page = select(Product.sku).where(*where)
+    if sort == "price":
+        page = page.order_by(_price(db, contract), *ties)
+    elif sort == "-price":
+        page = page.order_by(_price(db, contract).desc(), *ties)
+    elif q.groups:
+        exact_part = (
+            Product.part_keys.like(wildcards.like_pattern(f"* {q.part_key} *"))
+            if q.part_key
+            else text("1 = 0")
+        )
+        rank = case((exact_part, 0), (_in_description(q), 1), else_=2)
+        page = page.order_by(rank, *ties)
+    else:
+        page = page.order_by(*ties)
+    skus = list(db.scalars(page.limit(limit).offset(offset)))
+    found = {
+        p.sku: PricedProduct(p, p.unit_price, None if c is None else Decimal(c))
+        for p, c in db.execute(
+            select(Product, contract.label("contract_price")).where(Product.sku.in_(skus))
+        )
+    }
+    items = [found[sku] for sku in skus]
+
+    if q.groups and facets:
+        counted = _counted(db, base, category, manufacturer)
+        if counted is not None:
+            total, categories, manufacturers = counted
+            return SearchResult(items, total, categories, manufacturers)
+    if offset == 0 and len(skus) < limit:
+        total = len(skus)
+    else:
+        total = db.scalar(select(func.count()).select_from(Product).where(*where)) or 0
+    if not facets:
+        return SearchResult(items, total)
+    return SearchResult(
+        items,
+        total,
+        _facet(db, Product.category, base + by_manufacturer),
+        _facet(db, Product.manufacturer, base + by_category),
+    )
+
+
+FACET_ROWS = 20_000
+FACET_VALUES = 30
+
+
+def _counted(db: Session, base, category, manufacturer):
+    """(total, category facets, manufacturer facets) from one pass over the matches.
+
+    One read of two short columns of every match is cheaper than three grouped
+    queries that each run the full-text match again. None when the matches are
+    too many for that; the grouped queries answer then.
+    """
+    rows = db.execute(
+        select(Product.category, Product.manufacturer).where(*base).limit(FACET_ROWS + 1)
+    ).all()
+    if len(rows) > FACET_ROWS:
+        return None
+    total = 0
+    by_category: Counter[str] = Counter()
+    by_manufacturer: Counter[str] = Counter()
+    for cat, maker in rows:
+        in_category = category is None or cat == category
+        in_manufacturer = manufacturer is None or maker == manufacturer
+        total += in_category and in_manufacturer
+        if cat is not None and in_manufacturer:
+            by_category[cat] += 1
+        if maker is not None and in_category:
+            by_manufacturer[maker] += 1
+    return total, _top(by_category), _top(by_manufacturer)
+
+
+def _top(counts: Counter) -> list[Facet]:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [Facet(value, n) for value, n in ordered[:FACET_VALUES]]
+
+
+def _facet(db: Session, column, where) -> list[Facet]:
+    """Counts per value among the matches, the facet's own filter left out."""
+    count = func.count().label("n")
+    rows = db.execute(
+        select(column, count)
+        .where(*where, column.is_not(None))
+        .group_by(column)
+        .order_by(count.desc(), column)
+        .limit(FACET_VALUES)
+    ).all()
+    return [Facet(value, n) for value, n in rows]
+
+
+# The index ------------------------------------------------------------------
+
+
+def index_values(
+    *,
+    sku: str,
+    description: str,
+    manufacturer: str | None,
+    manufacturer_part_id: str | None,
+    keywords: str | None,
+    category: str | None,
+) -> dict[str, str]:
+    search_text, description_terms, part_keys = words_.index_text(
+        sku=sku,
+        description=description,
+        manufacturer=manufacturer,
+        manufacturer_part_id=manufacturer_part_id,
+        keywords=keywords,
+        category=category,
+    )
+    return {
+        "search_text": search_text,
+        "description_terms": description_terms,
+        "part_keys": part_keys,
+    }
+
+
+def add_terms(db: Session, search_texts: Iterable[str]) -> int:
+    """Add the words of these texts to the vocabulary; return how many were new."""
+    seen: set[str] = set()
+    for value in search_texts:
+        seen.update(w for w in value.split() if len(w) <= MAX_TERM)
+    if not seen:
+        return 0
+    known = set(db.scalars(select(SearchTerm.term)))
+    new = sorted(seen - known)
+    if not new:
+        return 0
+    # Core inserts (not ORM bulk): hundreds of thousands of rows on a large load.
+    db.execute(insert(SearchTerm.__table__), [{"term": t} for t in new])
+    variants = [
+        {"variant": v, "term": t}
+        for t in new
+        # A five-letter word with a letter missing is four letters long.
+        if len(t) >= TYPO_MIN_LENGTH - 1 and t.isalpha()
+        for v in sorted(words_.deletions(t))
+    ]
+    for start in range(0, len(variants), 20000):
+        db.execute(insert(SearchTermVariant.__table__), variants[start : start + 20000])
+    return len(new)
+
+
+def reindex_all(db: Session) -> int:
+    """Recompute every product's search text and the vocabulary (after a change of rules)."""
+    columns = (
+        Product.sku,
+        Product.description,
+        Product.manufacturer,
+        Product.manufacturer_part_id,
+        Product.keywords,
+        Product.category,
+    )
+    rows = db.execute(select(*columns)).all()
+    changes = [
+        {
+            "sku": sku,
+            **index_values(
+                sku=sku,
+                description=description,
+                manufacturer=manufacturer,
+                manufacturer_part_id=mpn,
+                keywords=keywords,
+                category=category,
+            ),
+        }
+        for sku, description, manufacturer, mpn, keywords, category in rows
+    ]
+    for change in changes:
+        db.execute(
+            update(Product.__table__)
+            .where(Product.__table__.c.sku == change["sku"])
+            .values({k: v for k, v in change.items() if k != "sku"})
+        )
+    add_terms(db, (c["search_text"] for c in changes))
+    if db.get_bind().dialect.name == "sqlite":
+        # The FTS5 table is keyed by the products table's rowid, which a VACUUM may
+        # renumber (products has no INTEGER PRIMARY KEY): rebuild it from the rows.
+        db.execute(text("INSERT INTO product_fts(product_fts) VALUES ('rebuild')"))
+    return len(changes)

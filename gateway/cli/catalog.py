@@ -17,7 +17,12 @@ def catalog() -> None:
 @catalog.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def catalog_load(path: Path) -> None:
-    """Upsert products and buyer contract prices from a CSV file."""
+    """Upsert products and buyer contract prices from a CSV file.
+
+    \b
+    Example:
+      punchgate catalog load fixtures/demo/catalog.csv
+    """
     from gateway.marketplace.catalog import CatalogError, load_catalog
 
     gateway = open_gateway()

@@ -22,7 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--outbox-worker", is_flag=True, help="Also run the outbox worker beside gunicorn.")
 def serve(host: str, port: int, workers: int, outbox_worker: bool) -> None:
-    """Serve with gunicorn (production server)."""
+    """Serve with gunicorn (production server).
+
+    \b
+    Example:
+      punchgate serve --host 0.0.0.0 --port 8000 --workers 4 --outbox-worker
+    """
     argv = [
         sys.executable,
         "-m",
@@ -81,7 +86,12 @@ def serve(host: str, port: int, workers: int, outbox_worker: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Only migrate and load the demo data.")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    """Migrate, load the demo supplier, buyers and catalog, then serve."""
+    """Migrate, load the demo supplier, buyers and catalog, then serve.
+
+    \b
+    Example:
+      punchgate demo --port 8080
+    """
     from gateway.marketplace.catalog import load_catalog
     from gateway.migrate import upgrade
     from provisioning.buyers import load_buyers

@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api,
         credentials_api,
         cxml,
+        demo,
         errors,
         health,
         marketplace,
@@ -42,5 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, support, health):
         app.register_blueprint(module.bp)
+    if settings.demo:
+        app.register_blueprint(demo.bp)
     errors.register(app)
     return app

@@ -51,6 +51,8 @@ class Settings:
     outbox_lease_seconds: float = 60.0
     signing_key_file: str | None = None
     signing_cert_file: str | None = None
+    # `punchgate demo`: the gateway also plays the buyers' procurement systems (/demo/).
+    demo: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +85,7 @@ class Settings:
             outbox_lease_seconds=float(get("OUTBOX_LEASE", 60)),
             signing_key_file=get("SIGNING_KEY") or None,
             signing_cert_file=get("SIGNING_CERT") or None,
+            demo=get("DEMO", "") in ("1", "true", "yes"),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

@@ -124,13 +124,16 @@ def set_secret(
     return current
 
 
-def load_buyers(db: Session, path: Path, box: SecretBox, env: dict | None = None) -> list[str]:
-    """Upsert the supplier and every buyer of the file; return the buyer ids.
+def load_buyers(
+    db: Session, path: Path, box: SecretBox, env: dict | None = None, text: str | None = None
+) -> list[str]:
+    """Upsert the supplier and every buyer of the file (or of ``text``); return the ids.
 
     Raises ``ConfigError`` with every problem (of the file, and against the buyers
     already in the database) before anything is written.
     """
-    supplier_data, specs = parse_config(path.read_text(encoding="utf-8"), env)
+    text = path.read_text(encoding="utf-8") if text is None else text
+    supplier_data, specs = parse_config(text, env)
     problems = [p for spec in specs for p in _database_problems(db, box, spec)]
     if problems:
         raise ConfigError(problems)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.output import Column, echo_json, echo_table, fail, open_gateway
+from gateway.cli.output import Column, echo_json, echo_table, fail, open_gateway, require
 from gateway.config import Settings
 
 
@@ -238,11 +238,19 @@ def simulate(
             with gateway.db.transaction() as db:
                 from gateway.models import Buyer
 
-                prefixes = db.get(Buyer, buyer_id).return_url_prefixes
+                prefixes = require(db, Buyer, buyer_id, "buyer").return_url_prefixes
             oci_login = None
+        # A loopback prefix of the buyer's, but not the gateway's own address (in the
+        # demo, the gateway serves one of the buyer's return pages itself).
+        gateway_at = urllib.parse.urlsplit(url).netloc
         listener = sim.ReturnListener(
             next(
-                (p for p in prefixes if urllib.parse.urlsplit(p).hostname in sim.LOCAL_HOSTS),
+                (
+                    p
+                    for p in prefixes
+                    if urllib.parse.urlsplit(p).hostname in sim.LOCAL_HOSTS
+                    and urllib.parse.urlsplit(p).netloc != gateway_at
+                ),
                 prefixes[0] if prefixes else "https://none.invalid/",
             )
         )

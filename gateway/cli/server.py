@@ -88,6 +88,10 @@ def serve(host: str, port: int, workers: int, outbox_worker: bool) -> None:
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Migrate, load the demo supplier, buyers and catalog, then serve.
 
+    The demo buyers return their carts to /demo/received/..., a page this gateway
+    serves in demo mode (what the procurement system received: the cart, the
+    document, its DTD check), so a round trip needs nothing else running.
+
     \b
     Example:
       punchgate demo --port 8080
@@ -97,19 +101,28 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from provisioning.buyers import load_buyers
 
     demo_dir = ROOT / "fixtures" / "demo"
+    # The demo's return URLs and setup request name port 8000; they follow --port.
+    here = f"127.0.0.1:{port}"
+    buyers = (demo_dir / "buyers.toml").read_text(encoding="utf-8").replace("127.0.0.1:8000", here)
     settings = Settings.from_env()
     upgrade(settings.database_url)
     gateway = open_gateway()
     with gateway.db.transaction() as session:
-        load_buyers(session, demo_dir / "buyers.toml", gateway.box, env={**os.environ})
+        load_buyers(session, demo_dir / "buyers.toml", gateway.box, env={**os.environ}, text=buyers)
     with gateway.db.transaction() as session:
         products, _ = load_catalog(session, demo_dir / "catalog.csv")
+    setup = demo_dir / "setup-request.xml"
+    if port != 8000:
+        instance = Path(os.environ.get("PUNCHGATE_INSTANCE_DIR", Path.cwd() / "instance"))
+        instance.mkdir(parents=True, exist_ok=True)
+        text = setup.read_text(encoding="utf-8").replace("127.0.0.1:8000", here)
+        setup = instance / "demo-setup-request.xml"
+        setup.write_text(text, encoding="utf-8")
     click.echo(f"demo loaded: {products} products; buyers from {demo_dir / 'buyers.toml'}")
-    click.echo(
-        f"try: curl -s -X POST --data-binary @{demo_dir / 'setup-request.xml'} "
-        f"http://{host}:{port}/cxml"
-    )
+    click.echo(f"try: curl -s -X POST --data-binary @{setup} http://{here}/cxml")
+    click.echo(f"carts come back to http://{here}/demo/received/<buyer>/")
     if not no_serve:
+        os.environ["PUNCHGATE_DEMO"] = "1"
         click.get_current_context().invoke(
             serve, host=host, port=port, workers=2, outbox_worker=True
         )

@@ -32,7 +32,7 @@ LONG_OVERLAP_DAYS = 30  # longer windows are allowed but warned about
 CXML_VERSIONS = EMITTED["cXML.dtd"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+BUYER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -605,7 +605,7 @@ def _buyer(raw, scope: Scope, env: dict) -> BuyerSpec | None:
         if name in raw and _check(raw[name], table.schema, f"buyer.{name}", scope)
     }
     buyer_id = top.get("id", "")
-    if not _ID.match(buyer_id):
+    if not BUYER_ID.match(buyer_id):
         scope.error("buyer.id", "buyer.id must be a lower-case slug (a-z, 0-9, - and _)")
     if not top.get("name"):
         scope.error("buyer.name", "buyer.name is missing")

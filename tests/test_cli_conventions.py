@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy import create_engine, func, select
 
 from gateway.cli import main
 from gateway.models import Base
-from tests.conftest import DEMO, ROOT, SECRET_KEY, scan
+from tests.conftest import DEMO, ROOT, SECRET_KEY, remember_secret, scan
 from tests.helpers import bearer, open_session
 from tests.test_buyer_file import FIVE_MISTAKES
 
@@ -242,3 +243,63 @@ def test_a_failing_expectation_shows_the_answer_readably(pg, demo, tmp_path):
     assert "the answer:\n  | <cXML" in done.stdout
     assert '  |     <Status code="200"' in done.stdout  # indented, one element a line
     assert "[redacted]</URL>" in done.stdout  # the StartPage token is never printed
+
+
+SYSTEMS = ["ariba", "coupa", "jaggaer", "oracle", "sap-oci", "generic"]
+
+
+def _starter_env(buyer_id: str) -> dict[str, str]:
+    from provisioning.starters import env_prefix
+
+    prefix = env_prefix(buyer_id)
+    return {
+        f"{prefix}_SHARED_SECRET": f"{buyer_id}-shared-secret-for-tests",
+        f"{prefix}_OCI_PASSWORD": f"{buyer_id}-oci-password-for-tests",
+    }
+
+
+def test_a_new_buyer_in_one_command_replays_green(pg, gateway, tmp_path):
+    for value in _starter_env("initrode").values():
+        remember_secret(value)
+    made = pg("buyers", "new", "initrode", "--system", "coupa", "--dir", str(tmp_path / "i"))
+    assert made.returncode == 0, made.stderr
+    assert "export INITRODE_SHARED_SECRET=" in made.stdout
+    toml = (tmp_path / "i" / "buyers.toml").read_text()
+    assert 'form_encoding = "cxml-urlencoded"' in toml and "# Coupa" in toml
+    unset = pg("buyers", "validate", str(tmp_path / "i" / "buyers.toml"))
+    assert unset.returncode == 1 and "'INITRODE_SHARED_SECRET', which is not set" in unset.stdout
+    env = _starter_env("initrode")
+    done = pg("replay", "--buyers", str(tmp_path / "i" / "buyers.toml"), str(tmp_path / "i"), **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "6 passed, 0 failed" in done.stdout
+    again = pg("buyers", "new", "initrode", "--system", "coupa", "--dir", str(tmp_path / "i"))
+    assert again.returncode == 1 and "exists and is not empty" in again.stderr
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_every_system_starter_validates_and_replays(cli, monkeypatch, gateway, tmp_path, system):
+    buyer_id = f"new-{system}"
+    for name, value in _starter_env(buyer_id).items():
+        monkeypatch.setenv(name, value)
+        remember_secret(value)
+    assert cli("buyers", "new", buyer_id, "--system", system, "--dir", str(tmp_path))[0] == 0
+    code, out, _ = cli("buyers", "validate", str(tmp_path / "buyers.toml"))
+    assert code == 0 and "0 error(s), 0 warning(s)" in out
+    code, out, err = cli("replay", "--buyers", str(tmp_path / "buyers.toml"), str(tmp_path))
+    assert code == 0 and " 0 failed" in out, out + err
+
+
+def test_the_readme_cli_table_matches_the_commands():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Command line (`punchgate`)", 1)[1].split("Conventions:", 1)[0]
+    documented: dict[str, set[str]] = {}
+    for row in section.splitlines():
+        if not row.startswith("| `"):
+            continue
+        nouns, verbs = row.split(" | ")[:2]
+        for noun in re.findall(r"`([a-z]+)`", nouns):
+            documented[noun] = {v.split()[0] for v in re.findall(r"`([^`]+)`", verbs)}
+    actual = {
+        name: set(getattr(command, "commands", {})) for name, command in main.commands.items()
+    }
+    assert documented == actual

@@ -96,6 +96,47 @@ def buyers_load(path: Path) -> None:
     click.echo(f"loaded {len(ids)} buyer(s): {', '.join(ids) or '-'}")
 
 
+@buyers.command("new")
+@click.argument("buyer_id")
+@click.option(
+    "--system",
+    required=True,
+    type=click.Choice(["ariba", "coupa", "jaggaer", "oracle", "sap-oci", "generic"]),
+    help="The buyer's procurement system: its known quirks are preset.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write (default: ./ID/).",
+)
+def buyers_new(buyer_id: str, system: str, directory: Path | None) -> None:
+    """Write a commented starter buyer file for SYSTEM and fixtures that replay against it.
+
+    \b
+    Example:
+      punchgate buyers new initrode --system coupa
+      export INITRODE_SHARED_SECRET=...   # agreed with the buyer
+      punchgate replay --buyers initrode/buyers.toml initrode/fixtures
+    """
+    from provisioning.buyer_file import BUYER_ID
+    from provisioning.starters import env_prefix, write_starter
+
+    if not BUYER_ID.match(buyer_id):
+        fail(f"{buyer_id!r} is not a buyer id: a lower-case slug (a-z, 0-9, - and _)")
+    directory = directory or Path(buyer_id)
+    try:
+        written = write_starter(buyer_id, system, directory)
+    except FileExistsError as exc:
+        fail(str(exc))
+    click.echo(f"wrote {written[0]}, {written[1]} and {len(written) - 2} fixture file(s)")
+    secret = "OCI_PASSWORD" if system == "sap-oci" else "SHARED_SECRET"
+    click.echo("next:")
+    click.echo(f"  export {env_prefix(buyer_id)}_{secret}=...   # agreed with the buyer")
+    click.echo(f"  punchgate buyers validate {written[0]}")
+    click.echo(f"  punchgate replay --buyers {written[0]} {directory / 'fixtures'}")
+
+
 def _buyer_row(buyer, users: int, sessions: int) -> dict:
     settings = buyer.settings or {}
     protocols = [p for p in ("cxml", "oci") if _has(buyer, p)]

@@ -29,10 +29,11 @@ def fresh_demo(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUNCHGATE_")} | {
         "PUNCHGATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        "PUNCHGATE_CXML_DTD_DIR": str(DTD_DIR),
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }
+    if DTD_DIR.is_dir():
+        env["PUNCHGATE_CXML_DTD_DIR"] = str(DTD_DIR)
     log = open(tmp_path / "demo.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [str(PUNCHGATE), "demo", "--port", str(port)],
@@ -88,7 +89,8 @@ def test_demo_round_trip_ends_on_the_gateways_own_return_page(browser, fresh_dem
     assert page.url == f"{base}/demo/received/acme/cart"
     lines = page.locator("#received-lines tbody tr")
     assert lines.count() == 1 and "NW-2002" in lines.first.inner_text()
-    assert "Valid against the DTD it declares" in page.locator("#dtd").inner_text()
+    checked = "Valid against the DTD it declares" if DTD_DIR.is_dir() else "Not checked"
+    assert checked in page.locator("#dtd").inner_text()
     assert "PunchOutOrderMessage" in page.locator("#document").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo-received.png"), full_page=True)

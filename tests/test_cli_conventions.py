@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, func, select
 from gateway.cli import main
 from gateway.models import Base
 from tests.conftest import DEMO, ROOT, SECRET_KEY, remember_secret, scan
-from tests.helpers import bearer, open_session
+from tests.helpers import open_session
 from tests.test_buyer_file import FIVE_MISTAKES
 
 PUNCHGATE = Path(sys.executable).parent / "punchgate"
@@ -159,34 +159,75 @@ def test_a_file_with_errors_loads_nothing(cli, gateway, tmp_path):
     assert cli("buyers", "list", "--json")[1].strip() == "[]"
 
 
-def test_lists_and_shows_as_json(pg, cli, demo, client):
+def _documented_shapes() -> dict[str, set[str]]:
+    """The README's table of --json keys, by command ("buyers show" -> its keys)."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| command | keys |", 1)[1].split("\n\n", 1)[0]
+    shapes: dict[str, set[str]] = {}
+    for row in table.splitlines()[2:]:
+        commands, keys = (cell.strip() for cell in row.strip().strip("|").split("|"))
+        names = set(re.findall(r"[a-z_]+", keys.replace("those of", "")))
+        if match := re.search(r"those of `([^`]+)`", keys):
+            names = (names - set(match.group(1).split())) | shapes[match.group(1)]
+        for command in re.findall(r"`([^`]+)`", commands):
+            shapes[command] = names - {"and"}
+    return shapes
+
+
+def test_lists_and_shows_as_json_in_the_documented_shape(pg, cli, demo, client, monkeypatch):
+    from tests.documents import order_request
+    from tests.helpers import add_items, transfer_lines
+
     assert pg("buyers", "load", str(DEMO / "buyers.toml")).returncode == 0
-    assert cli("buyers", "load", str(DEMO / "buyers.toml"))[0] == 0
     token = open_session(client)
+    add_items(client, token, [("NW-1001", 2)])
+    ((_, aux, _),) = transfer_lines(client, token)
     client.post(
-        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 2}, headers=bearer(token)
+        "/cxml", data=order_request([{"sku": "NW-1001", "qty": "2", "price": "12.90", "aux": aux}])
     )
-    buyers = json.loads(cli("buyers", "list", "--json")[1])
-    assert [b["id"] for b in buyers] == ["acme", "globex", "initech"]
-    assert buyers[0]["protocols"] == ["cxml", "oci"] and buyers[0]["sessions"] == 1
-    acme = json.loads(cli("buyers", "show", "acme", "--json")[1])
-    assert acme["from"] == ["networkid/an01000000001"] and "roles" in acme
-    assert "demo-acme" not in json.dumps(acme)
-    [user] = json.loads(cli("users", "list", "--buyer", "acme", "--json")[1])
-    assert user["email"] == "jane.doe@acme.example"
-    shown = json.loads(cli("users", "show", "jane.doe@acme.example", "--json")[1])
-    assert shown["id"] == user["id"] and "permissions" in shown
-    [session] = json.loads(cli("sessions", "list", "--since", "1h", "--json")[1])
-    assert session["buyer"] == "acme" and session["lines"] == 1
-    assert json.loads(cli("sessions", "list", "--since", "2099-01-01", "--json")[1]) == []
+    monkeypatch.setenv("AGENT_PW", "an-agent-password-2026")
+    remember_secret("an-agent-password-2026")
+    assert cli("agents", "add", "agent@supplier.example", "--password-env", "AGENT_PW")[0] == 0
+
+    def as_json(*args):
+        code, out, err = cli(*args, "--json")
+        assert code == 0, (args, err)
+        return json.loads(out)
+
+    [session] = as_json("sessions", "list", "--since", "1h")
+    [user] = as_json("users", "list", "--buyer", "acme")
+    [order] = as_json("orders", "list", "--buyer", "acme")
+    [message] = as_json("outbox", "list")
+    [agent] = as_json("agents", "list")
+    got = {
+        "buyers list": as_json("buyers", "list")[0],
+        "buyers show": as_json("buyers", "show", "acme"),
+        "buyers credentials": as_json("buyers", "credentials", "--buyer", "acme")[0],
+        "users list": user,
+        "users show": as_json("users", "show", user["email"]),
+        "sessions list": session,
+        "sessions show": as_json("sessions", "show", str(session["id"])),
+        "orders list": order,
+        "outbox list": message,
+        "outbox show": as_json("outbox", "show", str(message["id"])),
+        "agents list": agent,
+        "agents show": as_json("agents", "show", agent["email"]),
+    }
+    shapes = _documented_shapes()
+    for command, row in got.items():
+        assert set(row) == shapes[command], command
+    roles = as_json("roles", "list", "--buyer", "acme")
+    assert all(set(r) == shapes["roles list"] for r in roles)
+    # What the rows say, as a person would check it.
+    assert session["buyer"] == "acme" and session["status"] == "ordered"
+    assert user["email"] == "jane.doe@acme.example" and order["order_id"] == "PO-1001"
+    assert got["buyers list"]["protocols"] == ["cxml", "oci"]
+    assert got["buyers show"]["from"] == ["networkid/an01000000001"]
+    assert "demo-acme" not in json.dumps(got["buyers show"])
+    assert as_json("sessions", "list", "--since", "2099-01-01") == []
     assert cli("sessions", "list", "--buyer", "globex")[1].strip() == "no sessions"
-    text = cli("sessions", "list")[1].splitlines()
-    assert text[0].split() == ["ID", "BUYER", "USER", "PROTO", "OP", "STATUS", "LINES", "CREATED"]
-    roles = json.loads(cli("roles", "list", "--buyer", "acme", "--json")[1])
-    assert all(r["buyer"] == "acme" for r in roles)
-    assert json.loads(cli("agents", "list", "--json")[1]) == []
-    assert json.loads(cli("outbox", "list", "--status", "dead", "--json")[1]) == []
-    assert json.loads(cli("orders", "list", "--buyer", "acme", "--json")[1]) == []
+    header = cli("sessions", "list")[1].splitlines()[0].split()
+    assert header == ["ID", "BUYER", "USER", "PROTO", "OP", "STATUS", "LINES", "CREATED"]
 
 
 def _row_counts(url: str) -> dict[str, int]:

@@ -1,5 +1,6 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README: `make run` (PORT=8000 by default) and `make test`.
 PYTHON ?= python3
+PORT ?= 8000
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -16,7 +17,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 venv: $(VENV)/.installed
 
 run: venv
-	$(BIN)/punchgate demo --host 127.0.0.1 --port 8000
+	$(BIN)/punchgate demo --host 127.0.0.1 --port $(PORT)
 
 test: venv
 	$(BIN)/ruff check .

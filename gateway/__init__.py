@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api,
         credentials_api,
         cxml,
+        demo,
         errors,
         headers,
         health,
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, support, health):
         app.register_blueprint(module.bp)
+    if settings.demo:
+        app.register_blueprint(demo.bp)
     errors.register(app)
     headers.register(app)
     observability.install(app)

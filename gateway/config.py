@@ -100,6 +100,8 @@ class Settings:
     signing_key_file: str | None = None
     signing_cert_file: str | None = None
     metrics_token: str | None = None
+    # `punchgate demo`: the gateway also plays the buyers' procurement systems (/demo/).
+    demo: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -145,6 +147,7 @@ class Settings:
             signing_key_file=get("SIGNING_KEY") or None,
             signing_cert_file=get("SIGNING_CERT") or None,
             metrics_token=get("METRICS_TOKEN") or None,
+            demo=get("DEMO", "") in ("1", "true", "yes"),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

@@ -19,15 +19,19 @@ every document) and ``{{run_order_id}}`` (the same for a whole run).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
+import re
 import secrets
+import tempfile
 import time
 import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,11 +77,37 @@ class Outcome:
     actual: dict
     seconds: float
     problems: list[str] = field(default_factory=list)
+    answer: bytes | None = None  # the cXML answer, when there is one
 
     def diff(self) -> str:
+        """Expected against observed, then the answer itself, pretty-printed, secrets masked."""
         want = json.dumps(self.expected, indent=2, sort_keys=True).splitlines()
         got = json.dumps(self.actual, indent=2, sort_keys=True).splitlines()
-        return "\n".join(difflib.unified_diff(want, got, "expected", "answer", lineterm=""))
+        text = "\n".join(difflib.unified_diff(want, got, "expected", "answer", lineterm=""))
+        if self.answer:
+            shown = readable(self.answer).splitlines()
+            more = len(shown) - ANSWER_LINES
+            text += "\n\nthe answer:\n" + "\n".join(f"  | {line}" for line in shown[:ANSWER_LINES])
+            if more > 0:
+                text += f"\n  | ... {more} more line(s)"
+        return text
+
+
+ANSWER_LINES = 60
+# The single-use token of a StartPage link opens a shopping session: never printed.
+_START_TOKEN = re.compile(r"(<URL>[^<]*?/)([A-Za-z0-9_-]{20,})(</URL>)")
+
+
+def readable(answer: bytes) -> str:
+    """An answer as a person reads it: indented, secrets and start tokens masked."""
+    from gateway.sessions.events import redact_document
+
+    try:
+        pretty = etree.tostring(parse(answer).root, pretty_print=True, encoding="unicode")
+    except Exception:  # not XML: shown as received (still masked)
+        pretty = answer.decode("utf-8", errors="replace")
+    masked = redact_document(pretty.encode("utf-8"))
+    return _START_TOKEN.sub(r"\1[redacted]\3", masked)
 
 
 def find_fixtures(paths: list[Path]) -> list[Path]:
@@ -226,7 +256,7 @@ def replay_one(path: Path, send, creds_for, record: bool = False) -> Outcome:
     problems = [key for key in expected if key in actual and expected[key] != actual[key]]
     problems += [key for key in expected if key not in actual and key != "events"]
     return Outcome(
-        f"{path.parent.name}/{path.name}", not problems, expected, actual, seconds, problems
+        f"{path.parent.name}/{path.name}", not problems, expected, actual, seconds, problems, answer
     )
 
 
@@ -240,6 +270,104 @@ def write_expectation(path: Path, buyer: str | None, expect: dict) -> None:
         lines.append("[expect.xpath]")
         lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in expect["xpath"].items()]
     path.with_suffix(".expect.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# What an isolated replay copies from the configured database: the configuration, no data.
+CONFIGURATION_TABLES = ("suppliers", "buyers", "buyer_credentials", "products", "contract_prices")
+
+
+@contextlib.contextmanager
+def isolated_gateway(
+    settings,
+    buyers_file: Path | None = None,
+    catalog_file: Path | None = None,
+    env: dict | None = None,
+) -> Iterator:
+    """A gateway on a fresh temporary SQLite database, deleted afterwards.
+
+    It is migrated, then loaded with ``buyers_file`` and ``catalog_file`` (by default
+    the ``catalog.csv`` beside the buyers file, if there is one), or else with the
+    configured database's supplier, buyers and catalog, read in a read-only
+    transaction. The sessions, users and orders a replay creates never reach the
+    configured database.
+    """
+    from gateway.migrate import upgrade
+    from gateway.state import Gateway
+
+    with tempfile.TemporaryDirectory(prefix="punchgate-replay-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'replay.db'}"
+        upgrade(url)
+        gateway = Gateway.from_settings(replace(settings, database_url=url))
+        try:
+            if buyers_file is not None:
+                from provisioning.buyers import load_buyers
+
+                with gateway.db.transaction() as db:
+                    load_buyers(db, buyers_file, gateway.box, env=env)
+                beside = buyers_file.parent / "catalog.csv"
+                catalog_file = catalog_file or (beside if beside.is_file() else None)
+                if catalog_file is not None:
+                    from gateway.catalog.loader import load_path
+
+                    with gateway.db.transaction() as db:
+                        load_path(db, catalog_file)
+            else:
+                copy_configuration(settings.database_url, gateway.db.engine)
+            yield gateway
+        finally:
+            gateway.db.dispose()
+
+
+def copy_configuration(source_url: str, target) -> None:
+    """Copy supplier, buyers, credentials and catalog rows from ``source_url`` (read only)."""
+    from sqlalchemy import create_engine, insert
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.models import Base
+
+    url = make_url(source_url)
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not url.database or not path.exists():
+            raise ValueError(
+                f"no configured database at {shown} to copy buyers from; give --buyers FILE.toml"
+            )
+        # Opened read only, so that not even SQLite's journal settings are written.
+        source = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+    else:
+        source = create_engine(source_url)
+    try:
+        with source.connect() as conn, target.begin() as out:
+            if url.get_backend_name() == "postgresql":
+                conn = conn.execution_options(postgresql_readonly=True)
+            copied = 0
+            for name in CONFIGURATION_TABLES:
+                table = Base.metadata.tables[name]
+                rows = [dict(r) for r in conn.execute(select(table)).mappings()]
+                if rows:
+                    out.execute(insert(table), rows)
+                copied += len(rows) if name == "buyers" else 0
+    except SQLAlchemyError as exc:
+        raise ValueError(
+            f"cannot copy the buyers of {shown} ({type(exc).__name__}); "
+            "give --buyers FILE.toml or run punchgate db upgrade"
+        ) from None
+    finally:
+        source.dispose()
+    if not copied:
+        raise ValueError(f"{shown} has no buyers to replay against; give --buyers FILE.toml")
+
+
+def open_database(settings, database_url: str):
+    """A gateway writing into ``database_url`` (replay --database), and how to name it."""
+    from sqlalchemy.engine import make_url
+
+    from gateway.state import Gateway
+
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    return Gateway.from_settings(replace(settings, database_url=database_url)), shown
 
 
 def in_process_sender(gateway):

@@ -77,7 +77,10 @@ def second_buyer(**kw) -> str:
         ("not = [valid", "not valid TOML"),
         (buyer("[buyer.provisioning]\nunknown_roles = 'maybe'\n"), "unknown_roles must be"),
         (buyer(cxml="form_encoding = 'zip'"), "form_encoding must be"),
-        (buyer(cxml="version = '2.0'"), "buyer.cxml.version must look like 1.2.069"),
+        (
+            buyer(cxml="version = '2.0'"),
+            "buyer.cxml.version must be a cXML version the gateway emits",
+        ),
     ],
 )
 def test_errors_name_buyer_and_key(text, words):

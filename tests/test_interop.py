@@ -56,7 +56,8 @@ def buyer_config_for(raw: bytes) -> str:
         if url:
             parts = urlsplit(url)
             prefixes.append(f"{parts.scheme}://{parts.netloc}/")
-    lines.append(f"return_url_prefixes = [{', '.join(_toml_string(p) for p in prefixes)}]")
+    if prefixes:  # none: a buyer that only sends orders (or profile requests)
+        lines.append(f"return_url_prefixes = [{', '.join(_toml_string(p) for p in prefixes)}]")
     for cred in env.from_:
         lines += [
             "[[buyer.cxml.from]]",

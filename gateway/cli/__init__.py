@@ -1,8 +1,9 @@
 """The ``punchgate`` command (also ``python -m gateway``).
 
 One module per noun; each defines its click group (or top-level commands) and this
-module registers them. Shared output and error handling live in ``output.py``.
-To add a noun: write ``gateway/cli/<noun>.py`` and add one ``main.add_command`` line.
+module registers them. Output (table/JSON) and error handling are shared in
+``output.py``. To add a noun: write ``gateway/cli/<noun>.py`` with a click group and
+add one ``main.add_command`` line below.
 """
 
 from __future__ import annotations
@@ -22,18 +23,32 @@ from gateway.cli import (
     replay,
     server,
     sessions,
+    users,
 )
-from gateway.cli.output import Group
+from gateway.cli.output import PunchgateGroup
 
 
-@click.group(cls=Group)
+@click.group(cls=PunchgateGroup)
+@click.version_option(package_name="punchgate", prog_name="punchgate")
 def main() -> None:
-    """Punchgate: punchout and procurement integration gateway."""
+    """Punchgate: punchout and procurement integration gateway.
+
+    Exit codes: 0 success, 1 error (one line on stderr; PUNCHGATE_DEBUG=1 adds the
+    traceback), 2 usage (a wrong option or value). Every list and show takes --json.
+
+    \b
+    Examples:
+      punchgate buyers validate buyers.toml
+      punchgate sessions list --buyer acme --since 2h
+      eval "$(_PUNCHGATE_COMPLETE=bash_source punchgate)"   # shell completion
+    """
 
 
 main.add_command(db.db)
 main.add_command(buyers.buyers)
 buyers.buyers.add_command(check.check)
+main.add_command(users.users)
+main.add_command(users.roles)
 main.add_command(agents.agents)
 main.add_command(keys.keys)
 main.add_command(catalog.catalog)

@@ -23,7 +23,12 @@ def catalog() -> None:
 @click.option("--encoding", help="The file's encoding (default: detected).")
 @click.option("--skip-bad", is_flag=True, help="Load the good rows, report the bad ones.")
 def catalog_load(path, format_, buyer, replace, encoding, skip_bad) -> None:
-    """Load a catalog file (format guessed from its content unless given)."""
+    """Load a catalog file (format guessed from its content unless given).
+
+    \b
+    Example:
+      punchgate catalog load fixtures/demo/catalog.csv
+    """
     from gateway.catalog.loader import CatalogError, load, read_path
 
     gateway = open_gateway()
@@ -61,7 +66,12 @@ def catalog_load(path, format_, buyer, replace, encoding, skip_bad) -> None:
 @click.option("--level2", is_flag=True, help="Add each item's punchout URL (Level 2).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 def catalog_export(format_, buyer, test, level2, output) -> None:
-    """Write the catalog for a buyer who hosts it (Ariba CIF 3.0, Jaggaer CSV)."""
+    """Write the catalog for a buyer who hosts it (Ariba CIF 3.0, Jaggaer CSV).
+
+    \b
+    Example:
+      punchgate catalog export --format cif --buyer acme --level2 -o acme.cif
+    """
     from gateway.catalog import export
 
     gateway = open_gateway()
@@ -83,7 +93,12 @@ def catalog_export(format_, buyer, test, level2, output) -> None:
 
 @catalog.command("reindex")
 def catalog_reindex() -> None:
-    """Rebuild the search index and vocabulary (after a SQLite VACUUM, or new search rules)."""
+    """Rebuild the search index and vocabulary (after a SQLite VACUUM, or new search rules).
+
+    \b
+    Example:
+      punchgate catalog reindex
+    """
     from gateway.catalog.search import reindex_all
 
     gateway = open_gateway()

@@ -18,7 +18,12 @@ from gateway.cli.output import echo_json, fail, json_option, open_gateway
 )
 @json_option
 def check(buyer_id: str, fixtures: Path | None, as_json: bool) -> None:
-    """Replay fixtures and a full cart through an isolated gateway; exit 1 on any failure."""
+    """Replay fixtures and a full cart through an isolated gateway; exit 1 on any failure.
+
+    \b
+    Example:
+      punchgate buyers check acme --json
+    """
     from gateway.profiles.certify import CertifyError, certify
 
     try:

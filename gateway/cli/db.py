@@ -15,7 +15,12 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    """Apply Alembic migrations (SQLite or PostgreSQL)."""
+    """Apply Alembic migrations (SQLite or PostgreSQL).
+
+    \b
+    Example:
+      PUNCHGATE_DATABASE_URL=postgresql+psycopg://gw@db/gw punchgate db upgrade
+    """
     from gateway.migrate import upgrade
 
     # Only the URL: a migration needs no keys (compose's migrate service has none to spare).

@@ -15,7 +15,12 @@ def keys() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every stored secret under the newest PUNCHGATE_ENCRYPTION_KEYS key."""
+    """Re-encrypt every stored secret under the newest PUNCHGATE_ENCRYPTION_KEYS key.
+
+    \b
+    Example:
+      PUNCHGATE_ENCRYPTION_KEYS=NEW,OLD punchgate keys rotate
+    """
     from gateway.instance import StartupRefused, check_secret_key, record_encryption_keys
     from gateway.models import BuyerCredential
 

@@ -32,7 +32,12 @@ def _marketplace_event(order_pk: int, kind: str, **details) -> None:
 @marketplace.command("confirm")
 @click.argument("order", type=int)
 def marketplace_confirm(order: int) -> None:
-    """Confirm an order."""
+    """Confirm an order.
+
+    \b
+    Example:
+      punchgate marketplace confirm 12
+    """
     _marketplace_event(order, "confirmed")
 
 
@@ -41,7 +46,12 @@ def marketplace_confirm(order: int) -> None:
 @click.option("--carrier", required=True)
 @click.option("--tracking", "tracking_number", required=True)
 def marketplace_ship(order: int, carrier: str, tracking_number: str) -> None:
-    """Ship an order with a carrier and tracking number."""
+    """Ship an order with a carrier and tracking number.
+
+    \b
+    Example:
+      punchgate marketplace ship 12 --carrier UPS --tracking 1Z999
+    """
     _marketplace_event(order, "shipped", carrier=carrier, tracking_number=tracking_number)
 
 
@@ -49,5 +59,10 @@ def marketplace_ship(order: int, carrier: str, tracking_number: str) -> None:
 @click.argument("order", type=int)
 @click.option("--invoice-id", required=True)
 def marketplace_invoice(order: int, invoice_id: str) -> None:
-    """Invoice an order."""
+    """Invoice an order.
+
+    \b
+    Example:
+      punchgate marketplace invoice 12 --invoice-id INV-2026-001
+    """
     _marketplace_event(order, "invoiced", invoice_id=invoice_id)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from gateway.cli.output import echo_json, json_option, open_gateway
+from gateway.cli.output import (
+    echo_json,
+    json_option,
+    limit_option,
+    open_gateway,
+    require,
+    since_option,
+)
 
 
 @click.group()
@@ -15,16 +22,26 @@ def orders() -> None:
 
 @orders.command("list")
 @click.option("--buyer", help="Buyer id.")
+@since_option
+@limit_option
 @json_option
-def orders_list(buyer, as_json) -> None:
-    """Orders handed to the marketplace, with their delivery state."""
-    from gateway.models import Order, OutboxMessage
+def orders_list(buyer, since, limit, as_json) -> None:
+    """Orders handed to the marketplace, with their delivery state.
+
+    \b
+    Example:
+      punchgate orders list --buyer acme --since 1d
+    """
+    from gateway.models import Buyer, Order, OutboxMessage
 
     gateway = open_gateway()
     with gateway.db.transaction() as db:
-        stmt = select(Order).order_by(Order.id.desc()).limit(200)
+        stmt = select(Order).order_by(Order.id.desc()).limit(limit)
         if buyer:
+            require(db, Buyer, buyer, "buyer")
             stmt = stmt.where(Order.buyer_id == buyer)
+        if since:
+            stmt = stmt.where(Order.created_at >= since)
         rows = []
         for o in db.scalars(stmt):
             delivery = db.scalar(

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import urllib.parse
 from pathlib import Path
 
 import click
 
-from gateway.cli.output import echo_json, fail, open_gateway
+from gateway.cli.output import Column, echo_json, echo_table, fail, open_gateway, require
+from gateway.config import Settings
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--url", help="A running gateway (default: in process, on the configured database).")
+@click.option("--url", help="A running gateway (default: in process, on a temporary database).")
+@click.option(
+    "--database",
+    "database_url",
+    help="Replay in process INTO this database (its data changes) instead of a temporary one.",
+)
 @click.option(
     "--buyer",
     default="acme",
@@ -23,62 +30,65 @@ from gateway.cli.output import echo_json, fail, open_gateway
 @click.option(
     "--buyers",
     "buyers_file",
-    type=click.Path(exists=True, path_type=Path),
-    help="Buyers TOML to take secrets from (needed with --url).",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Buyers TOML: loaded into the temporary database, and the secrets for --url and OCI.",
+)
+@click.option(
+    "--catalog",
+    "catalog_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Catalog CSV for the temporary database (default: catalog.csv beside --buyers).",
 )
 @click.option(
     "--junit", "junit_file", type=click.Path(path_type=Path), help="Write a JUnit report."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--record", is_flag=True, help="Write the answers as the new expectations.")
-def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
-    """Send fixture documents and compare the answers with their expectations."""
+def replay(
+    paths, url, database_url, buyer, buyers_file, catalog_file, junit_file, as_json, record
+) -> None:
+    """Send fixture documents and compare the answers with their expectations.
+
+    In process (the default) the fixtures run against a fresh temporary database,
+    migrated and loaded with --buyers FILE (or a copy of the configured buyers), and
+    deleted afterwards: nothing real is touched. --database URL writes into that
+    database instead; --url sends to a running gateway. Exits 1 when anything differs.
+
+    \b
+    Examples:
+      punchgate replay --buyers fixtures/demo/buyers.toml fixtures/
+      punchgate replay fixtures/coupa --url https://gw.example --buyers buyers.toml
+      punchgate replay fixtures/ --junit report.xml --json
+    """
     from gateway import replay as rp
 
     fixtures = rp.find_fixtures(list(paths))
     if not fixtures:
         fail("no fixtures (NAME.xml with NAME.expect.toml) found")
-    if url:
-        if not url.startswith(("http://", "https://")):
-            fail("--url must be an http(s) URL")
-        if not buyers_file:
-            fail("--url needs --buyers FILE.toml for the secrets")
-        send = rp.http_sender(url)
-        creds_for = lambda b: rp.credentials_from_file(buyers_file, b or buyer)  # noqa: E731
-    else:
-        gateway = open_gateway()
-        send = rp.in_process_sender(gateway)
-        cache: dict = {}
-
-        def creds_for(b):
-            key = b or buyer
-            if key not in cache:
-                cache[key] = rp.credentials_from_db(gateway, key)
-            return cache[key]
-
-    if any(p.suffix == ".oci" for p in fixtures):
-        if not buyers_file:
-            fail("OCI fixtures need --buyers FILE.toml: OCI passwords are stored only as hashes")
-        send_oci = rp.oci_http(url) if url else rp.oci_in_process(open_gateway())
-
-        def login_for(b):
-            return rp.oci_login_from_file(buyers_file, b or buyer)
-
-    outcomes = []
-    try:
-        with click.progressbar(
-            fixtures,
-            label="replaying",
-            file=sys.stderr,
-            item_show_func=lambda p: p.name if p else "",
-        ) as bar:
-            for path in bar:
-                if path.suffix == ".oci":
-                    outcomes.append(rp.replay_oci(path, send_oci, login_for))
-                else:
-                    outcomes.append(rp.replay_one(path, send, creds_for, record=record))
-    except ValueError as exc:
-        fail(str(exc))
+    if url and database_url:
+        fail("--url and --database exclude each other: the target's database is its own")
+    if url and not url.startswith(("http://", "https://")):
+        fail("--url must be an http(s) URL")
+    if url and not buyers_file:
+        fail("--url needs --buyers FILE.toml for the secrets")
+    if any(p.suffix == ".oci" for p in fixtures) and not buyers_file:
+        fail("OCI fixtures need --buyers FILE.toml: OCI passwords are stored only as hashes")
+    with contextlib.ExitStack() as stack:
+        try:
+            gateway = None
+            if database_url:
+                gateway, shown = rp.open_database(Settings.from_env(), database_url)
+                stack.callback(gateway.db.dispose)
+                click.echo(
+                    f"replaying into {shown}: what the fixtures create stays there", err=True
+                )
+            elif not url:
+                gateway = stack.enter_context(
+                    rp.isolated_gateway(Settings.from_env(), buyers_file, catalog_file)
+                )
+            outcomes = _replay(rp, fixtures, gateway, url, buyer, buyers_file, record)
+        except ValueError as exc:
+            fail(str(exc))
     if junit_file:
         junit_file.write_bytes(rp.junit(outcomes))
     failed = [o for o in outcomes if not o.ok]
@@ -96,20 +106,83 @@ def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
             ]
         )
     else:
-        width = max(len(o.name) for o in outcomes)
-        for o in outcomes:
-            mark = "ok  " if o.ok else "FAIL"
-            shown = (
-                f"status {o.actual['status']}"
-                if "status" in o.actual
-                else f"HTTP {o.actual.get('http_status')}"
-            )
-            click.echo(f"{mark}  {o.name:<{width}}  {shown:<10}  {o.seconds * 1000:7.1f} ms")
+        _summary(outcomes)
         for o in failed:
             click.echo(f"\n{o.name}: {', '.join(o.problems)} differ\n{o.diff()}")
         click.echo(f"\n{len(outcomes) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
+
+
+def _replay(rp, fixtures, gateway, url, buyer, buyers_file, record) -> list:
+    """Replay each fixture, printing a progress line per fixture on stderr."""
+    if url:
+        send = rp.http_sender(url)
+        creds_for = lambda b: rp.credentials_from_file(buyers_file, b or buyer)  # noqa: E731
+        send_oci = rp.oci_http(url)
+    else:
+        send = rp.in_process_sender(gateway)
+        send_oci = rp.oci_in_process(gateway)
+        cache: dict = {}
+
+        def creds_for(b):
+            key = b or buyer
+            if key not in cache:
+                cache[key] = rp.credentials_from_db(gateway, key)
+            return cache[key]
+
+    def login_for(b):
+        return rp.oci_login_from_file(buyers_file, b or buyer)
+
+    outcomes = []
+    width = max(len(f"{p.parent.name}/{p.name}") for p in fixtures)
+    count = len(str(len(fixtures)))
+    for number, path in enumerate(fixtures, start=1):
+        if path.suffix == ".oci":
+            o = rp.replay_oci(path, send_oci, login_for)
+        else:
+            o = rp.replay_one(path, send, creds_for, record=record)
+        outcomes.append(o)
+        shown = (
+            f"status {o.actual['status']}"
+            if "status" in o.actual
+            else f"HTTP {o.actual.get('http_status')}"
+        )
+        click.echo(
+            f"[{number:>{count}}/{len(fixtures)}] {'ok  ' if o.ok else 'FAIL'}  "
+            f"{o.name:<{width}}  {shown:<10}  {o.seconds * 1000:7.1f} ms",
+            err=True,
+        )
+    return outcomes
+
+
+def _summary(outcomes) -> None:
+    """One row per fixture folder (buyer system): how many passed, failed, and how fast."""
+    groups: dict[str, list] = {}
+    for o in outcomes:
+        groups.setdefault(o.name.split("/")[0], []).append(o)
+    rows = [
+        {
+            "folder": name,
+            "fixtures": len(items),
+            "passed": sum(o.ok for o in items),
+            "failed": sum(not o.ok for o in items),
+            "ms": f"{sum(o.seconds for o in items) * 1000:.1f}",
+        }
+        for name, items in groups.items()
+    ]
+    click.echo("")
+    echo_table(
+        rows,
+        [
+            Column("FOLDER", "folder"),
+            Column("FIXTURES", "fixtures", right=True),
+            Column("PASSED", "passed", right=True),
+            Column("FAILED", "failed", right=True),
+            Column("MS", "ms", right=True),
+        ],
+        empty="",
+    )
 
 
 @click.command()
@@ -136,7 +209,12 @@ def replay(paths, url, buyer, buyers_file, junit_file, as_json, record) -> None:
 def simulate(
     buyer_id, protocol, url, buyers_file, email, dtd_dir, open_browser, send_order, timeout
 ) -> None:
-    """Play the buyer's procurement system: setup, shopping link, cart back, order."""
+    """Play the buyer's procurement system: setup, shopping link, cart back, order.
+
+    \b
+    Example:
+      punchgate simulate --buyer acme --buyers fixtures/demo/buyers.toml --order
+    """
     import webbrowser
 
     from gateway import replay as rp
@@ -160,11 +238,19 @@ def simulate(
             with gateway.db.transaction() as db:
                 from gateway.models import Buyer
 
-                prefixes = db.get(Buyer, buyer_id).return_url_prefixes
+                prefixes = require(db, Buyer, buyer_id, "buyer").return_url_prefixes
             oci_login = None
+        # A loopback prefix of the buyer's, but not the gateway's own address (in the
+        # demo, the gateway serves one of the buyer's return pages itself).
+        gateway_at = urllib.parse.urlsplit(url).netloc
         listener = sim.ReturnListener(
             next(
-                (p for p in prefixes if urllib.parse.urlsplit(p).hostname in sim.LOCAL_HOSTS),
+                (
+                    p
+                    for p in prefixes
+                    if urllib.parse.urlsplit(p).hostname in sim.LOCAL_HOSTS
+                    and urllib.parse.urlsplit(p).netloc != gateway_at
+                ),
                 prefixes[0] if prefixes else "https://none.invalid/",
             )
         )

@@ -28,7 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 )
 @click.option("--outbox-worker", is_flag=True, help="Also run the outbox worker beside gunicorn.")
 def serve(host, port, workers, production: bool, outbox_worker: bool) -> None:
-    """Serve with gunicorn and gunicorn.conf.py (JSON logs, metrics, startup checks)."""
+    """Serve with gunicorn and gunicorn.conf.py (JSON logs, metrics, startup checks).
+
+    \b
+    Example:
+      punchgate serve --production --outbox-worker
+    """
     from gateway.instance import check_startup
 
     gateway = open_gateway()
@@ -91,25 +96,43 @@ def serve(host, port, workers, production: bool, outbox_worker: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Only migrate and load the demo data.")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    """Migrate, load the demo supplier, buyers and catalog, then serve."""
+    """Migrate, load the demo supplier, buyers and catalog, then serve.
+
+    The demo buyers return their carts to /demo/received/..., a page this gateway
+    serves in demo mode (what the procurement system received: the cart, the
+    document, its DTD check), so a round trip needs nothing else running.
+
+    \b
+    Example:
+      punchgate demo --port 8080
+    """
     from gateway.catalog.loader import load_path
     from gateway.migrate import upgrade
     from provisioning.buyers import load_buyers
 
     demo_dir = ROOT / "fixtures" / "demo"
+    # The demo's return URLs and setup request name port 8000; they follow --port.
+    here = f"127.0.0.1:{port}"
+    buyers = (demo_dir / "buyers.toml").read_text(encoding="utf-8").replace("127.0.0.1:8000", here)
     settings = Settings.from_env()
     upgrade(settings.database_url)
     gateway = open_gateway()
     with gateway.db.transaction() as session:
-        load_buyers(session, demo_dir / "buyers.toml", gateway.box, env={**os.environ})
+        load_buyers(session, demo_dir / "buyers.toml", gateway.box, env={**os.environ}, text=buyers)
     with gateway.db.transaction() as session:
-        summary = load_path(session, demo_dir / "catalog.csv")
-    click.echo(f"demo loaded: {summary.products} products; buyers from {demo_dir / 'buyers.toml'}")
-    click.echo(
-        f"try: curl -s -X POST --data-binary @{demo_dir / 'setup-request.xml'} "
-        f"http://{host}:{port}/cxml"
-    )
+        products = load_path(session, demo_dir / "catalog.csv").products
+    setup = demo_dir / "setup-request.xml"
+    if port != 8000:
+        instance = Path(os.environ.get("PUNCHGATE_INSTANCE_DIR", Path.cwd() / "instance"))
+        instance.mkdir(parents=True, exist_ok=True)
+        text = setup.read_text(encoding="utf-8").replace("127.0.0.1:8000", here)
+        setup = instance / "demo-setup-request.xml"
+        setup.write_text(text, encoding="utf-8")
+    click.echo(f"demo loaded: {products} products; buyers from {demo_dir / 'buyers.toml'}")
+    click.echo(f"try: curl -s -X POST --data-binary @{setup} http://{here}/cxml")
+    click.echo(f"carts come back to http://{here}/demo/received/<buyer>/")
     if not no_serve:
+        os.environ["PUNCHGATE_DEMO"] = "1"
         click.get_current_context().invoke(
             serve, host=host, port=port, workers=2, production=False, outbox_worker=True
         )

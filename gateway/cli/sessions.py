@@ -7,7 +7,19 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from gateway.cli.output import echo_json, fail, json_option, open_gateway
+from gateway.cli.output import (
+    Column,
+    echo_json,
+    echo_table,
+    fail,
+    json_option,
+    limit_option,
+    open_gateway,
+    require,
+    since_option,
+)
+from gateway.cli.users import require_user
+from gateway.support.queries import STATUSES, SessionFilter, line_counts, list_sessions
 
 
 @click.group()
@@ -32,42 +44,69 @@ def _session_row(s, lines: int) -> dict:
 @sessions.command("list")
 @click.option("--buyer", help="Buyer id.")
 @click.option("--user", help="User email or unique name.")
-@click.option("--status", help="open, abandoned, transferred, ordered, failed, saved or loaded")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--status", type=click.Choice(STATUSES), help="Session state.")
+@click.option("--protocol", type=click.Choice(["cxml", "oci"]))
+@since_option
+@limit_option
 @json_option
-def sessions_list(buyer, user, status, limit, as_json) -> None:
-    """Punchout sessions, newest first (the same filters as the support console)."""
-    from gateway.support.queries import SessionFilter, line_counts, list_sessions
+def sessions_list(buyer, user, status, protocol, since, limit, as_json) -> None:
+    """Punchout sessions, newest first (the same filters as the support console).
+
+    \b
+    Example:
+      punchgate sessions list --buyer acme --status transferred --since 2h
+    """
+    from gateway.models import Buyer
 
     gateway = open_gateway()
     with gateway.db.transaction() as db:
+        if buyer:
+            require(db, Buyer, buyer, "buyer")
+        if user:
+            require_user(db, user, buyer)
         found, _ = list_sessions(
-            db, SessionFilter(buyer=buyer, user=user, status=status), limit=limit
+            db,
+            SessionFilter(
+                buyer=buyer,
+                user=user,
+                status=status,
+                protocol=protocol,
+                day_from=since.date() if since else None,
+            ),
+            limit=limit,
         )
+        # The filter takes days; the time of day is applied here (newest first, so
+        # only the tail of the page can fall before it).
+        found = [s for s in found if since is None or s.created_at >= since]
         lines = line_counts(db, found)
         rows = [_session_row(s, lines.get(s.id, 0)) for s in found]
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no sessions")
-        return
-    click.echo(
-        f"{'ID':>6}  {'BUYER':<14} {'USER':<28} {'PROTO':<5} {'OP':<8} {'STATUS':<12} "
-        f"{'LINES':>5}  CREATED"
+    echo_table(
+        rows,
+        [
+            Column("ID", "id", 6, right=True),
+            Column("BUYER", "buyer", 14),
+            Column("USER", "user", 28),
+            Column("PROTO", "protocol", 5),
+            Column("OP", "operation", 8),
+            Column("STATUS", "status", 12),
+            Column("LINES", "lines", 5, right=True),
+            Column("CREATED", lambda r: r["created_at"][:19]),
+        ],
+        empty="no sessions",
+        as_json=as_json,
     )
-    for r in rows:
-        click.echo(
-            f"{r['id']:>6}  {r['buyer']:<14} {(r['user'] or '-'):<28} {r['protocol']:<5} "
-            f"{r['operation']:<8} {r['status']:<12} {r['lines']:>5}  {r['created_at'][:19]}"
-        )
 
 
 @sessions.command("export")
 @click.argument("session_id", type=int)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def sessions_export(session_id: int, directory: Path) -> None:
-    """Write a session's documents (secrets redacted) as a replayable fixture set."""
+    """Write a session's documents (secrets redacted) as a replayable fixture set.
+
+    \b
+    Example:
+      punchgate sessions export 42 fixtures/acme-ticket-1234
+    """
     from gateway.replay import export_session
 
     try:
@@ -83,15 +122,18 @@ def sessions_export(session_id: int, directory: Path) -> None:
 @click.argument("session_id", type=int)
 @json_option
 def sessions_show(session_id: int, as_json: bool) -> None:
-    """One session: every event with its document, and the cart."""
+    """One session: every event with its document, and the cart.
+
+    \b
+    Example:
+      punchgate sessions show 42 --json
+    """
     from gateway.models import Event, PunchoutSession
     from gateway.sessions.service import cart_view
 
     gateway = open_gateway()
     with gateway.db.transaction() as db:
-        s = db.get(PunchoutSession, session_id)
-        if s is None:
-            fail(f"no session {session_id}")
+        s = require(db, PunchoutSession, session_id, "session")
         info = _session_row(s, len(s.lines))
         info.update(
             buyer_cookie=s.buyer_cookie,

@@ -275,7 +275,7 @@ def test_a_wrong_profile_is_refused_at_load_with_every_key_named(demo, gateway, 
             """,
         )
     message = str(caught.value)
-    assert "buyer 'acme': the buyer profile has 4 error(s)" in message
+    assert len(caught.value.problems) == 4  # every wrong key, each on its own line
     for key in (
         "buyer.profile: unknown preset 'cupa'",
         "buyer.cart.units[1]: unknown unit of measure 'XQZ'",

@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         marketplace,
         oci,
         punchout,
+        request_log,
         shop,
         support,
     )
@@ -43,4 +44,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (cxml, oci, punchout, shop, api, marketplace, credentials_api, support, health):
         app.register_blueprint(module.bp)
     errors.register(app)
+    request_log.register(app)
     return app

@@ -51,6 +51,9 @@ class Settings:
     outbox_lease_seconds: float = 60.0
     signing_key_file: str | None = None
     signing_cert_file: str | None = None
+    # Request log retention: documents are cleared first, the rows later.
+    request_document_days: int = 30
+    request_metadata_days: int = 180
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +86,8 @@ class Settings:
             outbox_lease_seconds=float(get("OUTBOX_LEASE", 60)),
             signing_key_file=get("SIGNING_KEY") or None,
             signing_cert_file=get("SIGNING_CERT") or None,
+            request_document_days=int(get("REQUEST_DOCUMENT_DAYS", 30)),
+            request_metadata_days=int(get("REQUEST_METADATA_DAYS", 180)),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

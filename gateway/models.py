@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -146,6 +147,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by support: the user may not punch out until re-enabled.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
         Index("ix_users_email", "email"),
         Index("ix_users_buyer_email", "buyer_id", "email"),
@@ -467,4 +470,48 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_agent", "agent_email", "id"),
+        Index("ix_audit_log_action", "action", "id"),
+    )
+
+
+class InboundRequest(Base):
+    """One request a buyer system or the marketplace sent, refused ones included.
+
+    Written by the web layer after the answer is built, in its own transaction:
+    a failure to write it never changes the answer. ``document`` is redacted and
+    size-capped, and cleared before the row itself is purged (retention).
+    """
+
+    __tablename__ = "inbound_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    request_id: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))  # cxml | oci | session_api | sync_api | ...
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    buyer_id: Mapped[str | None] = mapped_column(String(64))
+    sender: Mapped[str | None] = mapped_column(String(300))  # domain/identity, OCI login
+    user_email: Mapped[str | None] = mapped_column(String(320))  # lower-cased
+    doc_type: Mapped[str | None] = mapped_column(String(60))
+    payload_id: Mapped[str | None] = mapped_column(String(300))
+    http_status: Mapped[int] = mapped_column(Integer)
+    cxml_code: Mapped[int | None] = mapped_column(Integer)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    session_id: Mapped[int | None] = mapped_column(Integer)
+    document: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_inbound_requests_at", "at"),
+        Index("ix_inbound_requests_failed", "failed", "id"),
+        Index("ix_inbound_requests_buyer", "buyer_id", "failed", "id"),
+        Index("ix_inbound_requests_type", "doc_type", "id"),
+        Index("ix_inbound_requests_request_id", "request_id"),
+        Index("ix_inbound_requests_payload", "payload_id"),
+        Index("ix_inbound_requests_email", "user_email", "id"),
+        Index("ix_inbound_requests_session", "session_id"),
+    )

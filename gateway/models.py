@@ -23,7 +23,7 @@ from sqlalchemy import (
     or_,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -253,6 +253,7 @@ class PunchoutSession(Base):
         Index("ix_punchout_sessions_cookie", "buyer_cookie"),
         Index("ix_punchout_sessions_created", "created_at"),
         Index("ix_punchout_sessions_buyer_id", "buyer_id", "id"),
+        Index("ix_punchout_sessions_payload", "payload_id"),
     )
 
 
@@ -305,6 +306,9 @@ class Event(Base):
     )
 
 
+FLAGGED_STATUSES = ("rejected", "pending")
+
+
 class Order(Base):
     """A purchase order as the buyer sent it (one row per orderID and version)."""
 
@@ -328,8 +332,18 @@ class Order(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     response_code: Mapped[int] = mapped_column(Integer, default=200)
     response_text: Mapped[str] = mapped_column(Text, default="OK")
+    # Needs a look from support: flagged lines, or rejected, or held. Kept in step by
+    # _keep_flagged so that the console lists these first along an index.
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("details", "status")
+    def _keep_flagged(self, key, value):
+        details = value if key == "details" else self.details
+        status = value if key == "status" else self.status
+        self.flagged = bool((details or {}).get("flags")) or status in FLAGGED_STATUSES
+        return value
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.line_number", cascade="all, delete-orphan"
@@ -340,6 +354,9 @@ class Order(Base):
         UniqueConstraint("buyer_id", "order_id", "version", "type", name="uq_orders_buyer_order"),
         Index("ix_orders_session", "session_id"),
         Index("ix_orders_order_id", "order_id"),
+        Index("ix_orders_flagged", "flagged", "id"),
+        Index("ix_orders_buyer_flagged", "buyer_id", "flagged", "id"),
+        Index("ix_orders_payload", "payload_id"),
     )
 
 

@@ -10,10 +10,11 @@ request being logged (the CLI, a direct call in a test) ``note`` does nothing.
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, defer
@@ -109,11 +110,12 @@ def _secret_name(name: str) -> bool:
     return any(part in lowered for part in _SECRET_NAMES)
 
 
-def _mask(value):
+def mask_secrets(value):
+    """The value with every secret-named key's value replaced (nested dicts and lists)."""
     if isinstance(value, dict):
-        return {k: REDACTED if _secret_name(str(k)) else _mask(v) for k, v in value.items()}
+        return {k: REDACTED if _secret_name(str(k)) else mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_mask(v) for v in value]
+        return [mask_secrets(v) for v in value]
     return value
 
 
@@ -123,7 +125,7 @@ def redact_pairs(pairs: list[tuple[str, str]]) -> str:
 
 
 def redact_json(value) -> str:
-    return json.dumps(_mask(value), indent=2, ensure_ascii=False, default=str)
+    return json.dumps(mask_secrets(value), indent=2, ensure_ascii=False, default=str)
 
 
 def redact_body(raw: bytes) -> str:
@@ -184,6 +186,25 @@ def redact_cxml(raw: bytes) -> str:
     return redact_document(raw[: DOCUMENT_CAP * 2], limit=DOCUMENT_CAP)
 
 
+_AGO = re.compile(r"(\d{1,6})\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``2h``, ``30m``, ``7d`` ago, or an ISO date or time (UTC unless it says otherwise)."""
+    text = text.strip()
+    ago = _AGO.fullmatch(text.lower())
+    if ago:
+        return (now or utcnow()) - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text[:40]!r} is neither a duration (30m, 2h, 7d) nor an ISO date or time"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 # -- reading the log --------------------------------------------------------------------
 
 
@@ -199,7 +220,7 @@ class RequestFilter:
     before: int | None = None  # keyset cursor: requests with a smaller id
 
 
-def _first_id_at(db: Session, moment: datetime, last: bool = False) -> int | None:
+def first_id_at(db: Session, moment: datetime, last: bool = False) -> int | None:
     """The id where the log reaches ``moment`` (ids grow with time), by the time index.
 
     Time bounds become id bounds, so that every filter pages along its own (…, id)
@@ -228,12 +249,12 @@ def list_requests(
     if f.channel:
         stmt = stmt.where(InboundRequest.channel == f.channel)
     if f.since:
-        first = _first_id_at(db, f.since)
+        first = first_id_at(db, f.since)
         if first is None:
             return [], None
         stmt = stmt.where(InboundRequest.id >= first)
     if f.until:
-        last = _first_id_at(db, f.until, last=True)
+        last = first_id_at(db, f.until, last=True)
         if last is None:
             return [], None
         stmt = stmt.where(InboundRequest.id <= last)
@@ -282,7 +303,7 @@ def request_detail(db: Session, request_pk: int) -> dict | None:
             Event.at <= row.at + timedelta(seconds=2),
         )
     timeline = list(db.scalars(events.order_by(Event.id).limit(100)))
-    return {"request": row, "sessions": sessions, "orders": orders, "events": timeline}
+    return {"entry": row, "sessions": sessions, "orders": orders, "events": timeline}
 
 
 def purge(
@@ -298,8 +319,8 @@ def purge(
     """
     now = now or utcnow()
     cleared = deleted = 0
-    doc_bound = _first_id_at(db, now - timedelta(days=document_days), last=True)
-    row_bound = _first_id_at(db, now - timedelta(days=metadata_days), last=True)
+    doc_bound = first_id_at(db, now - timedelta(days=document_days), last=True)
+    row_bound = first_id_at(db, now - timedelta(days=metadata_days), last=True)
     if row_bound is not None:
         while True:
             ids = db.scalars(

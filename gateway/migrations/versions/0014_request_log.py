@@ -51,9 +51,31 @@ def upgrade() -> None:
         batch_op.create_index("ix_inbound_requests_payload", ["payload_id"], unique=False)
         batch_op.create_index("ix_inbound_requests_email", ["user_email", "id"], unique=False)
         batch_op.create_index("ix_inbound_requests_session", ["session_id"], unique=False)
+    with op.batch_alter_table("punchout_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_punchout_sessions_payload", ["payload_id"], unique=False)
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("disabled_at", gateway.models.UTCDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("flagged", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.create_index("ix_orders_flagged", ["flagged", "id"], unique=False)
+        batch_op.create_index(
+            "ix_orders_buyer_flagged", ["buyer_id", "flagged", "id"], unique=False
+        )
+        batch_op.create_index("ix_orders_payload", ["payload_id"], unique=False)
+    # Orders already taken: flagged lines, rejected or held.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "UPDATE orders SET flagged = TRUE WHERE status IN ('rejected', 'pending') "
+            "OR json_array_length(details -> 'flags') > 0"
+        )
+    else:
+        op.execute(
+            "UPDATE orders SET flagged = 1 WHERE status IN ('rejected', 'pending') "
+            "OR json_array_length(json_extract(details, '$.flags')) > 0"
         )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index("ix_audit_log_agent", ["agent_email", "id"], unique=False)
@@ -64,6 +86,13 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_action")
         batch_op.drop_index("ix_audit_log_agent")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_payload")
+        batch_op.drop_index("ix_orders_buyer_flagged")
+        batch_op.drop_index("ix_orders_flagged")
+        batch_op.drop_column("flagged")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("disabled_at")
+    with op.batch_alter_table("punchout_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_punchout_sessions_payload")
     op.drop_table("inbound_requests")

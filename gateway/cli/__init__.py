@@ -11,6 +11,7 @@ import click
 
 from gateway.cli import (
     agents,
+    alerts,
     buyers,
     catalog,
     check,
@@ -20,6 +21,7 @@ from gateway.cli import (
     orders,
     outbox,
     replay,
+    requests,
     server,
     sessions,
 )
@@ -44,3 +46,5 @@ main.add_command(sessions.sessions)
 main.add_command(outbox.outbox)
 main.add_command(orders.orders)
 main.add_command(marketplace.marketplace)
+main.add_command(requests.requests)
+main.add_command(alerts.alerts)

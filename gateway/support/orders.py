@@ -3,6 +3,7 @@ email or state, the ones needing a look (flagged, rejected, held) first."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -85,7 +86,10 @@ def list_orders(
 def page_details(db: Session, orders: list[Order]) -> dict[int, dict]:
     """Per order on a page: line count, the user's email and the marketplace delivery."""
     ids = [o.id for o in orders]
-    details = {o.id: {"email": None, "delivery": None, "lines": 0} for o in orders}
+    details = {
+        o.id: {"email": None, "delivery": None, "delivery_status": None, "attempts": 0, "lines": 0}
+        for o in orders
+    }
     if not ids:
         return details
     for order_pk, count in db.execute(
@@ -99,7 +103,9 @@ def page_details(db: Session, orders: list[Order]) -> dict[int, dict]:
             OutboxMessage.order_pk.in_(ids), OutboxMessage.kind == "marketplace.order"
         )
     ):
-        details[order_pk]["delivery"] = f"{status} ({attempts} attempt(s))"
+        details[order_pk].update(
+            delivery=f"{status} ({attempts} attempt(s))", delivery_status=status, attempts=attempts
+        )
     sessions = {o.session_id: o.id for o in orders if o.session_id is not None}
     if sessions:
         for session_id, email in db.execute(
@@ -126,3 +132,85 @@ def find_order(db: Session, key: str, buyer: str | None = None) -> list[Order]:
         if order is not None and (buyer is None or order.buyer_id == buyer):
             found = [order]
     return found
+
+
+def order_row(order: Order, info: dict) -> dict:
+    """One order on a list, as the CLI prints it."""
+    return {
+        "id": order.id,
+        "buyer": order.buyer_id,
+        "order_id": order.order_id,
+        "version": order.version,
+        "type": order.type,
+        "status": order.status,
+        "flagged": order.flagged,
+        "session": order.session_id,
+        "user": info["email"],
+        "lines": info["lines"],
+        "total": None if order.total is None else str(order.total),
+        "currency": order.currency,
+        "flags": len(order.details.get("flags", [])),
+        "delivery": info["delivery_status"],
+        "attempts": info["attempts"],
+        "created_at": order.created_at.isoformat(timespec="seconds"),
+    }
+
+
+def order_view(db: Session, order: Order) -> dict:
+    """One order in full: lines against the cart lines they came from, flags, the journey,
+    deliveries, and the documents sent back to the buyer."""
+    from gateway.support.queries import order_journey
+
+    journey = order_journey(db, order.id)
+    documents = []
+    for message in journey["messages"]:
+        if message.kind.startswith("cxml."):
+            try:
+                document = json.loads(message.payload).get("document")
+            except ValueError:
+                document = None
+            documents.append({"outbox": message.id, "kind": message.kind, "document": document})
+    return {
+        **order_row(order, page_details(db, [order])[order.id]),
+        "payload_id": order.payload_id,
+        "status_reason": order.status_reason,
+        "flag_details": order.details.get("flags", []),
+        "lines_detail": [
+            {
+                "line": line.line_number,
+                "sku": line.sku,
+                "description": line.description,
+                "quantity": str(line.quantity),
+                "unit_price": None if line.unit_price is None else str(line.unit_price),
+                "cart_line": line.cart_line_id,
+                "cart_quantity": None if line.cart_quantity is None else str(line.cart_quantity),
+                "cart_price": None if line.cart_price is None else str(line.cart_price),
+                "contract_price": None if line.contract_price is None else str(line.contract_price),
+                "flags": [
+                    f for f in order.details.get("flags", []) if f.get("line") == line.line_number
+                ],
+            }
+            for line in order.lines
+        ],
+        "events": [
+            {
+                "at": e.at.isoformat(timespec="seconds"),
+                "kind": e.kind,
+                "level": e.level,
+                "message": e.message,
+            }
+            for e in journey["steps"]
+        ],
+        "deliveries": [
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "status": m.status,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "sent_at": m.sent_at.isoformat(timespec="seconds") if m.sent_at else None,
+            }
+            for m in journey["messages"]
+        ],
+        "documents": documents,
+    }

@@ -344,3 +344,44 @@ def purge(
             )
             cleared += len(ids)
     return cleared, deleted
+
+
+def request_row(row: InboundRequest) -> dict:
+    """One request as the CLI prints it (JSON-ready; the document only where asked)."""
+    return {
+        "id": row.id,
+        "at": row.at.isoformat(timespec="milliseconds"),
+        "request_id": row.request_id,
+        "channel": row.channel,
+        "method": row.method,
+        "path": row.path,
+        "buyer": row.buyer_id,
+        "sender": row.sender,
+        "user": row.user_email,
+        "type": row.doc_type,
+        "payload_id": row.payload_id,
+        "http_status": row.http_status,
+        "cxml_code": row.cxml_code,
+        "failed": row.failed,
+        "reason": row.reason,
+        "latency_ms": row.latency_ms,
+        "size": row.size,
+        "session": row.session_id,
+    }
+
+
+def request_view(detail: dict) -> dict:
+    """``request_detail`` as JSON: the row, its document, what it led to, the timeline."""
+    row = detail["entry"]
+    return {
+        **request_row(row),
+        "document": row.document,
+        "sessions": [{"id": s.id, "status": s.state} for s in detail["sessions"]],
+        "orders": [
+            {"id": o.id, "order_id": o.order_id, "status": o.status} for o in detail["orders"]
+        ],
+        "events": [
+            {"at": e.at.isoformat(timespec="seconds"), "kind": e.kind, "message": e.message}
+            for e in detail["events"]
+        ],
+    }

@@ -127,7 +127,7 @@ def orders_page():
 @bp.get("/search")
 @signed_in()
 def search_page():
-    term = _text("q") or ""
+    term = _text("q") or _text("find") or ""  # find: the box on every page's top bar
     with current_gateway().db.transaction() as db:
         found = search.search(db, term) if term else {}
         hits = [(kind, item) for kind, items in found.items() for item in items]

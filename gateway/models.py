@@ -254,6 +254,8 @@ class PunchoutSession(Base):
         Index("ix_punchout_sessions_created", "created_at"),
         Index("ix_punchout_sessions_buyer_id", "buyer_id", "id"),
         Index("ix_punchout_sessions_payload", "payload_id"),
+        # Carts transferred and not ordered, per buyer, by age (the leakage alert).
+        Index("ix_punchout_sessions_leak", "buyer_id", "status", "transferred_at"),
     )
 
 
@@ -357,6 +359,7 @@ class Order(Base):
         Index("ix_orders_flagged", "flagged", "id"),
         Index("ix_orders_buyer_flagged", "buyer_id", "flagged", "id"),
         Index("ix_orders_payload", "payload_id"),
+        Index("ix_orders_status", "status", "id"),
     )
 
 

@@ -53,6 +53,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_inbound_requests_session", ["session_id"], unique=False)
     with op.batch_alter_table("punchout_sessions", schema=None) as batch_op:
         batch_op.create_index("ix_punchout_sessions_payload", ["payload_id"], unique=False)
+        batch_op.create_index(
+            "ix_punchout_sessions_leak", ["buyer_id", "status", "transferred_at"], unique=False
+        )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("disabled_at", gateway.models.UTCDateTime(timezone=True), nullable=True)
@@ -66,6 +69,7 @@ def upgrade() -> None:
             "ix_orders_buyer_flagged", ["buyer_id", "flagged", "id"], unique=False
         )
         batch_op.create_index("ix_orders_payload", ["payload_id"], unique=False)
+        batch_op.create_index("ix_orders_status", ["status", "id"], unique=False)
     # Orders already taken: flagged lines, rejected or held.
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
@@ -87,6 +91,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_log_action")
         batch_op.drop_index("ix_audit_log_agent")
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_status")
         batch_op.drop_index("ix_orders_payload")
         batch_op.drop_index("ix_orders_buyer_flagged")
         batch_op.drop_index("ix_orders_flagged")
@@ -94,5 +99,6 @@ def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("disabled_at")
     with op.batch_alter_table("punchout_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_punchout_sessions_leak")
         batch_op.drop_index("ix_punchout_sessions_payload")
     op.drop_table("inbound_requests")

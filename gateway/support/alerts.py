@@ -160,14 +160,31 @@ def _held(db: Session, now: datetime) -> list[Alert]:
 
 def usual_lag(db: Session, buyer_id: str) -> timedelta:
     """How long this buyer's carts usually take to become orders (median of the last 50)."""
-    pairs = db.execute(
-        select(Order.created_at, PunchoutSession.transferred_at)
-        .join(PunchoutSession, PunchoutSession.id == Order.session_id)
-        .where(Order.buyer_id == buyer_id, PunchoutSession.transferred_at.is_not(None))
+    # The orders first, then their sessions by key: a join here lets the planner walk
+    # every session of a large buyer.
+    recent = db.execute(
+        select(Order.session_id, Order.created_at)
+        .where(Order.buyer_id == buyer_id, Order.session_id.is_not(None))
         .order_by(Order.id.desc())
         .limit(50)
     ).all()
-    lags = [(o - t).total_seconds() for o, t in pairs if o >= t]
+    transferred = (
+        dict(
+            db.execute(
+                select(PunchoutSession.id, PunchoutSession.transferred_at).where(
+                    PunchoutSession.id.in_([session_id for session_id, _ in recent]),
+                    PunchoutSession.transferred_at.is_not(None),
+                )
+            ).all()
+        )
+        if recent
+        else {}
+    )
+    lags = [
+        (at - transferred[sid]).total_seconds()
+        for sid, at in recent
+        if sid in transferred and at >= transferred[sid]
+    ]
     if len(lags) < 5:
         return DEFAULT_LAG
     return max(timedelta(seconds=statistics.median(lags) * 2), timedelta(hours=1))
@@ -218,6 +235,21 @@ def current(db: Session, thresholds: Thresholds, now: datetime | None = None) ->
         *_leaking(db, now),
     ]
     return sorted(found, key=lambda a: (a.severity != "critical", a.kind, a.buyer or ""))
+
+
+STRIP_SECONDS = 60.0
+
+
+def strip(db: Session, thresholds: Thresholds, cache: dict) -> list[Alert]:
+    """The dashboard strip: ``current`` at most once a minute per worker, kept in ``cache``
+    (the alerts page and the CLI always compute afresh)."""
+    import time
+
+    if cache and time.monotonic() - cache["at"] < STRIP_SECONDS:
+        return cache["alerts"]
+    found = current(db, thresholds)
+    cache.update(at=time.monotonic(), alerts=found)
+    return found
 
 
 def notify(db: Session, thresholds: Thresholds, now: datetime | None = None) -> list[Alert]:

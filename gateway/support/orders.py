@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from gateway import money
 from gateway.marketplace.events import TRANSITIONS
 from gateway.models import Order, OrderLine, OutboxMessage, PunchoutSession, User
 
@@ -134,6 +135,10 @@ def find_order(db: Session, key: str, buyer: str | None = None) -> list[Order]:
     return found
 
 
+def _amount(value) -> str | None:
+    return None if value is None else money.amount(value)
+
+
 def order_row(order: Order, info: dict) -> dict:
     """One order on a list, as the CLI prints it."""
     return {
@@ -147,7 +152,7 @@ def order_row(order: Order, info: dict) -> dict:
         "session": order.session_id,
         "user": info["email"],
         "lines": info["lines"],
-        "total": None if order.total is None else str(order.total),
+        "total": _amount(order.total),
         "currency": order.currency,
         "flags": len(order.details.get("flags", [])),
         "delivery": info["delivery_status"],
@@ -180,12 +185,14 @@ def order_view(db: Session, order: Order) -> dict:
                 "line": line.line_number,
                 "sku": line.sku,
                 "description": line.description,
-                "quantity": str(line.quantity),
-                "unit_price": None if line.unit_price is None else str(line.unit_price),
+                "quantity": money.quantity(line.quantity),
+                "unit_price": _amount(line.unit_price),
                 "cart_line": line.cart_line_id,
-                "cart_quantity": None if line.cart_quantity is None else str(line.cart_quantity),
-                "cart_price": None if line.cart_price is None else str(line.cart_price),
-                "contract_price": None if line.contract_price is None else str(line.contract_price),
+                "cart_quantity": None
+                if line.cart_quantity is None
+                else money.quantity(line.cart_quantity),
+                "cart_price": _amount(line.cart_price),
+                "contract_price": _amount(line.contract_price),
                 "flags": [
                     f for f in order.details.get("flags", []) if f.get("line") == line.line_number
                 ],

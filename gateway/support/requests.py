@@ -178,6 +178,11 @@ def save(
         session_id=current_note.session_id,
         document=None if hostile else cap(document),
     )
+    # PostgreSQL text holds no NUL byte, and a hostile request may carry one anywhere.
+    for column in InboundRequest.__table__.c:
+        value = getattr(row, column.key)
+        if isinstance(value, str) and "\x00" in value:
+            setattr(row, column.key, value.replace("\x00", "\\x00"))
     db.add(row)
     return row
 

@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     g,
     redirect,
     render_template,
@@ -19,6 +20,7 @@ from flask import (
     url_for,
 )
 
+from gateway import money
 from gateway.models import Agent, OutboxMessage, PunchoutSession, utcnow
 from gateway.profiles.service import profile_summary
 from gateway.sessions.events import record
@@ -88,6 +90,17 @@ def signed_in(admin: bool = False):
 def audit(action: str, target: str | None = None, /, **data) -> None:
     with current_gateway().db.transaction() as db:
         accounts.audit(db, g.agent, g.agent.email, action, target, data)
+
+
+@bp.app_template_filter("amount")
+def amount_filter(value) -> str:
+    """Money as the console shows it, the same on every database: 12.9000 -> 12.90."""
+    return "—" if value is None else money.amount(value)
+
+
+@bp.app_template_filter("qty")
+def quantity_filter(value) -> str:
+    return "—" if value is None else money.quantity(value)
 
 
 @bp.app_template_filter("fromjson")
@@ -181,7 +194,9 @@ def sessions():
     with current_gateway().db.transaction() as db:
         rows, cursor = queries.list_sessions(db, f)
         buyer_list = queries.buyers(db)
-        strip = alerts.current(db, alerts.Thresholds.from_settings(current_gateway().settings))
+        thresholds = alerts.Thresholds.from_settings(current_gateway().settings)
+        cache = current_app.extensions.setdefault("punchgate.alert_strip", {})
+        strip = alerts.strip(db, thresholds, cache)
         page = render_template(
             "support/sessions.html",
             alerts=strip,

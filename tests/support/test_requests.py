@@ -143,3 +143,11 @@ def test_purge_clears_old_documents_then_old_rows(client, demo):
     assert left[1].document is not None
     with demo.db.transaction() as db:
         assert request_log.purge(db) == (0, 0)
+
+
+def test_nul_bytes_anywhere_are_recorded_not_lost(client, demo):
+    client.get("/oci/acme?USERNAME=a%00b&PASSWORD=x&HOOK_URL=http://127.0.0.1:9000/r%00")
+    client.post("/cxml", data=b"<cXML>\x00</cXML>")
+    oci, cxml = logged(demo)
+    assert oci.failed and "\\x00" in oci.document and "\x00" not in oci.document
+    assert cxml.failed and cxml.cxml_code == 400 and "\x00" not in (cxml.document or "")

@@ -298,8 +298,8 @@ SELECT s.buyer_id, s.id, 'PO-' || (s.id - 1), 1, 'new', 'order-' || (s.id - 1) |
     '-',
     CASE WHEN (s.id - 1) % 400 = 4 THEN 'rejected'
          WHEN (s.id - 1) % 200 = 4 THEN 'pending' ELSE 'accepted' END,
-    CASE WHEN (s.id - 1) % 200 = 4 THEN '{"flags": [{"kind": "price_differs", "line": 1}]}'
-         ELSE '{}' END,
+    CAST(CASE WHEN (s.id - 1) % 200 = 4
+              THEN '{"flags": [{"kind": "price_differs", "line": 1}]}' ELSE '{}' END AS json),
     (s.id - 1) % 200 = 4, 200, 'OK', s.created_at + interval '1 hour',
     s.created_at + interval '1 hour'
 FROM punchout_sessions s
@@ -544,7 +544,8 @@ def main() -> None:
             ("search box: request id", f"/support/search?q={found['request_id']}", None),
             ("search box: BuyerCookie", f"/support/search?q={found['cookie']}", None),
             ("search box: nothing", "/support/search?q=nothing-here", "Nothing matches"),
-            ("buyer page (with adoption)", "/support/buyers/globex", "Adoption"),
+            ("buyer page", "/support/buyers/globex", "Credentials"),
+            ("adoption report (12 months)", "/support/buyers/globex/adoption", "Spend"),
             ("adoption CSV", "/support/buyers/globex/adoption.csv", "month,"),
             ("buyer health, all buyers", "/support/buyers", "globex"),
             ("alerts page", "/support/alerts", "alert"),

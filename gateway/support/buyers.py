@@ -110,7 +110,6 @@ def buyer_page(db: Session, buyer_id: str) -> dict | None:
         "users": users,
         "failures": failures,
         "health": health,
-        "adoption": adoption(db, buyer_id),
     }
 
 

@@ -174,6 +174,20 @@ def buyer_page(buyer_id: str):
     return page
 
 
+@bp.get("/buyers/<buyer_id>/adoption")
+@signed_in()
+def adoption_page(buyer_id: str):
+    """Adoption month by month: a report over a year of sessions and orders, so on its
+    own page rather than on every view of the buyer."""
+    with current_gateway().db.transaction() as db:
+        buyer = _buyer_or_404(db, buyer_id)
+        page = render_template(
+            "support/adoption.html", buyer=buyer, adoption=buyers.adoption(db, buyer.id)
+        )
+    audit("buyer.adoption", f"buyer {buyer_id}")
+    return page
+
+
 @bp.get("/buyers/<buyer_id>/adoption.csv")
 @signed_in()
 def adoption_csv(buyer_id: str):

@@ -191,7 +191,7 @@ def test_output_is_escaped(client, agents):
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
 
 
-def test_buyer_page_without_secrets_and_the_adoption_export(client, agents):
+def test_buyer_page_without_secrets_and_the_adoption_report(client, agents):
     flagged_order(client)
     refused_punchout(client)
     sign_in(client)
@@ -205,7 +205,9 @@ def test_buyer_page_without_secrets_and_the_adoption_export(client, agents):
     ):
         assert words in page
     assert "Recent failures" in page and "401" in page
-    month = re.search(r"<td>(\d{4}-\d\d)</td>", page).group(1)
+    report = client.get("/support/buyers/acme/adoption").get_data(as_text=True)
+    month = re.search(r"<td>(\d{4}-\d\d)</td>", report).group(1)
+    assert "100.00 USD" in report and "100.0%" in report  # spend; every order an exception
     csv = client.get("/support/buyers/acme/adoption.csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     header, first = csv.get_data(as_text=True).splitlines()[:2]

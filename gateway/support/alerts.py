@@ -158,8 +158,15 @@ def _held(db: Session, now: datetime) -> list[Alert]:
     ]
 
 
-def usual_lag(db: Session, buyer_id: str) -> timedelta:
-    """How long this buyer's carts usually take to become orders (median of the last 50)."""
+def usual_lag(db: Session, buyer: Buyer) -> timedelta:
+    """How long this buyer's carts usually take to become orders: the profile's
+    ``order_lag_hours`` when set, else twice the median of the last 50 orders."""
+    from gateway.profiles.service import rules_of
+
+    configured = rules_of(buyer).order_lag_hours
+    if configured:
+        return timedelta(hours=configured)
+    buyer_id = buyer.id
     # The orders first, then their sessions by key: a join here lets the planner walk
     # every session of a large buyer.
     recent = db.execute(
@@ -192,8 +199,9 @@ def usual_lag(db: Session, buyer_id: str) -> timedelta:
 
 def _leaking(db: Session, now: datetime) -> list[Alert]:
     found = []
-    for buyer_id in db.scalars(select(Buyer.id).order_by(Buyer.id)):
-        lag = usual_lag(db, buyer_id)
+    for buyer in db.scalars(select(Buyer).order_by(Buyer.id)):
+        buyer_id = buyer.id
+        lag = usual_lag(db, buyer)
         count = db.scalar(
             select(func.count()).select_from(
                 select(PunchoutSession.id)

@@ -571,7 +571,11 @@ def main() -> None:
             ("orders flagged only", "/support/orders?flagged=1", order),
             ("orders buyer + state", "/support/orders?buyer=globex&status=accepted", order),
             ("orders by PO number", f"/support/orders?q={found['po']}", found["po"]),
-            ("orders by user email", f"/support/orders?q={found['email']}", found["po"]),
+            (
+                "orders by user email",
+                f"/support/orders?q={found['email']}",
+                found["po"] if small else order,
+            ),
             ("search box: email", f"/support/search?q={found['email']}", "<h2>Users</h2>"),
             ("search box: PO (one hit)", f"/support/search?q={found['po']}", None),
             ("search box: request id", f"/support/search?q={found['request_id']}", None),
@@ -582,7 +586,7 @@ def main() -> None:
             ("adoption CSV", "/support/buyers/globex/adoption.csv", "month,"),
             ("buyer health, all buyers", "/support/buyers", "globex"),
             ("alerts page", "/support/alerts", "alert"),
-            ("audit log", "/support/audit", "sessions.list"),
+            ("audit log", "/support/audit", "@supplier.example"),
             ("audit log by agent", "/support/audit?agent=agent1@supplier.example", "session "),
         ]
         print(f"  floor (sign-in page, same stack, no query): {floor:6.1f} ms")

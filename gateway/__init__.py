@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         marketplace,
         oci,
         punchout,
+        request_log,
         shop,
         support,
     )
@@ -63,4 +64,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     headers.register(app)
     observability.install(app)
+    request_log.register(app)
     return app

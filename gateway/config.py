@@ -102,6 +102,15 @@ class Settings:
     metrics_token: str | None = None
     # `punchgate demo`: the gateway also plays the buyers' procurement systems (/demo/).
     demo: bool = False
+    # Request log retention: documents are cleared first, the rows later.
+    request_document_days: int = 30
+    request_metadata_days: int = 180
+    # Alerts: N refused requests of one buyer within M minutes; secrets ending within D days.
+    alert_failures: int = 5
+    alert_window_minutes: int = 15
+    alert_secret_days: int = 7
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -148,6 +157,13 @@ class Settings:
             signing_cert_file=get("SIGNING_CERT") or None,
             metrics_token=get("METRICS_TOKEN") or None,
             demo=get("DEMO", "") in ("1", "true", "yes"),
+            request_document_days=int(get("REQUEST_DOCUMENT_DAYS", 30)),
+            request_metadata_days=int(get("REQUEST_METADATA_DAYS", 180)),
+            alert_failures=int(get("ALERT_FAILURES", 5)),
+            alert_window_minutes=int(get("ALERT_WINDOW_MINUTES", 15)),
+            alert_secret_days=int(get("ALERT_SECRET_DAYS", 7)),
+            alert_webhook_url=get("ALERT_WEBHOOK_URL") or None,
+            alert_webhook_secret=get("ALERT_WEBHOOK_SECRET") or None,
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -22,7 +23,7 @@ from sqlalchemy import (
     or_,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -146,6 +147,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by support: the user may not punch out until re-enabled.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
         Index("ix_users_email", "email"),
         Index("ix_users_buyer_email", "buyer_id", "email"),
@@ -283,6 +286,9 @@ class PunchoutSession(Base):
         Index("ix_punchout_sessions_cookie", "buyer_cookie"),
         Index("ix_punchout_sessions_created", "created_at"),
         Index("ix_punchout_sessions_buyer_id", "buyer_id", "id"),
+        Index("ix_punchout_sessions_payload", "payload_id"),
+        # Carts transferred and not ordered, per buyer, by age (the leakage alert).
+        Index("ix_punchout_sessions_leak", "buyer_id", "status", "transferred_at"),
     )
 
 
@@ -339,6 +345,9 @@ class Event(Base):
     )
 
 
+FLAGGED_STATUSES = ("rejected", "pending")
+
+
 class Order(Base):
     """A purchase order as the buyer sent it (one row per orderID and version)."""
 
@@ -362,8 +371,18 @@ class Order(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     response_code: Mapped[int] = mapped_column(Integer, default=200)
     response_text: Mapped[str] = mapped_column(Text, default="OK")
+    # Needs a look from support: flagged lines, or rejected, or held. Kept in step by
+    # _keep_flagged so that the console lists these first along an index.
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("details", "status")
+    def _keep_flagged(self, key, value):
+        details = value if key == "details" else self.details
+        status = value if key == "status" else self.status
+        self.flagged = bool((details or {}).get("flags")) or status in FLAGGED_STATUSES
+        return value
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.line_number", cascade="all, delete-orphan"
@@ -374,6 +393,10 @@ class Order(Base):
         UniqueConstraint("buyer_id", "order_id", "version", "type", name="uq_orders_buyer_order"),
         Index("ix_orders_session", "session_id"),
         Index("ix_orders_order_id", "order_id"),
+        Index("ix_orders_flagged", "flagged", "id"),
+        Index("ix_orders_buyer_flagged", "buyer_id", "flagged", "id"),
+        Index("ix_orders_payload", "payload_id"),
+        Index("ix_orders_status", "status", "id"),
     )
 
 
@@ -504,7 +527,11 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_agent", "agent_email", "id"),
+        Index("ix_audit_log_action", "action", "id"),
+    )
 
 
 class KeyFingerprint(Base):
@@ -518,3 +545,43 @@ class KeyFingerprint(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)  # the variable's name
     fingerprint: Mapped[str] = mapped_column(String(100))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundRequest(Base):
+    """One request a buyer system or the marketplace sent, refused ones included.
+
+    Written by the web layer after the answer is built, in its own transaction:
+    a failure to write it never changes the answer. ``document`` is redacted and
+    size-capped, and cleared before the row itself is purged (retention).
+    """
+
+    __tablename__ = "inbound_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    request_id: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))  # cxml | oci | session_api | sync_api | ...
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    buyer_id: Mapped[str | None] = mapped_column(String(64))
+    sender: Mapped[str | None] = mapped_column(String(300))  # domain/identity, OCI login
+    user_email: Mapped[str | None] = mapped_column(String(320))  # lower-cased
+    doc_type: Mapped[str | None] = mapped_column(String(60))
+    payload_id: Mapped[str | None] = mapped_column(String(300))
+    http_status: Mapped[int] = mapped_column(Integer)
+    cxml_code: Mapped[int | None] = mapped_column(Integer)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    session_id: Mapped[int | None] = mapped_column(Integer)
+    document: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_inbound_requests_at", "at"),
+        Index("ix_inbound_requests_failed", "failed", "id"),
+        Index("ix_inbound_requests_buyer", "buyer_id", "failed", "id"),
+        Index("ix_inbound_requests_type", "doc_type", "id"),
+        Index("ix_inbound_requests_request_id", "request_id"),
+        Index("ix_inbound_requests_payload", "payload_id"),
+        Index("ix_inbound_requests_email", "user_email", "id"),
+        Index("ix_inbound_requests_session", "session_id"),
+    )

@@ -204,9 +204,27 @@ def deliver(gateway: Gateway, message_id: int) -> str:
             document = sign(document, Path(key).read_bytes(), Path(cert).read_bytes())
         result = send_cxml(data["url"], document, gateway.settings.marketplace_timeout)
         return _finish(gateway, message_id, result)
+    if kind == "alert.webhook":
+        return _finish(gateway, message_id, send_alert(gateway, payload, key))
     return _finish(
         gateway, message_id, Delivery(False, True, detail=f"no delivery route for {kind!r}")
     )
+
+
+def send_alert(gateway: Gateway, payload: str, key: str) -> Delivery:
+    """POST one alert to the operator's webhook, signed like the marketplace's events
+    (``X-Punchgate-Signature: sha256=<HMAC of "<timestamp>.<body>">``) when a secret is set."""
+    from gateway.marketplace.events import sign
+
+    data = json.loads(payload)
+    body = json.dumps(data["alert"])
+    headers = {"Idempotency-Key": key}
+    secret = gateway.settings.alert_webhook_secret
+    if secret:
+        timestamp = str(int(time.time()))
+        headers["X-Punchgate-Timestamp"] = timestamp
+        headers["X-Punchgate-Signature"] = sign(secret, timestamp, body.encode())
+    return post_json(data["url"], body, headers, gateway.settings.marketplace_timeout)
 
 
 def outbound_secret(db: Session, gateway: Gateway, buyer_id: str | None) -> str | None:

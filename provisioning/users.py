@@ -138,6 +138,11 @@ def resolve_user(
         # same person: distinct people never merge.
         if user is not None and identity.email and user.email and user.email != identity.email:
             user = None
+    if user is not None and user.disabled_at is not None:
+        raise UserRefused(
+            f"user {identity.label} is disabled by the supplier for buyer {buyer.id!r}; "
+            "ask the supplier's support to re-enable this user"
+        )
     roles = _map_roles(buyer, identity, decisions)
     now = utcnow()
     if user is None:

@@ -12,6 +12,7 @@ import click
 
 from gateway.cli import (
     agents,
+    alerts,
     buyers,
     catalog,
     check,
@@ -21,6 +22,7 @@ from gateway.cli import (
     orders,
     outbox,
     replay,
+    requests,
     server,
     sessions,
     users,
@@ -60,3 +62,5 @@ main.add_command(sessions.sessions)
 main.add_command(outbox.outbox)
 main.add_command(orders.orders)
 main.add_command(marketplace.marketplace)
+main.add_command(requests.requests)
+main.add_command(alerts.alerts)

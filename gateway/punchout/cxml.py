@@ -34,6 +34,7 @@ from gateway.orders.intake import find_reference, replay, take_order
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record, redact_document
 from gateway.state import Gateway
+from gateway.support import requests as request_log
 from gateway.xml import MalformedXML, ParsedDocument, UnsafeXML, parse
 from provisioning import throttle
 from provisioning.authn import Authenticated, AuthenticationFailed, authenticate
@@ -319,6 +320,7 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
         envelope = parse_envelope(doc)
         # Until the buyer is known, answer in the request's own version if we emit it.
         version = versions.answer_version(None, envelope.declared_version, version)
+        request_log.note_envelope(envelope)
         with gateway.db.transaction() as db:
             now = utcnow()
             until = throttle.locked_until(db, throttle.cxml_key(envelope), now)
@@ -362,6 +364,7 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
                 data={"code": result.code},
                 document=redact_document(answer),
             )
+        request_log.note(buyer_id=buyer_id, session_id=result.session_id, reason=result.text)
         return Answer(result.code, answer)
     except CxmlError as exc:
         return _reject(gateway, exc, raw, version, buyer_id, envelope)
@@ -424,6 +427,7 @@ def _reject(gateway, exc: CxmlError, raw: bytes, version: str, buyer_id, envelop
     problems = getattr(exc, "problems", [])
     listing = "\n".join(problems[:MAX_LISTED]) if len(problems) > 1 else None
     body = documents.response(exc.code, exc.text, listing, version=version)
+    request_log.note(buyer_id=buyer_id, cxml_code=exc.code, reason=f"{exc.code} {exc.detail}")
     kind = "auth.failed" if isinstance(exc, Unauthorized) else "document.rejected"
     if isinstance(exc, AuthenticationLocked):
         kind = "auth.locked"

@@ -26,6 +26,7 @@ from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.sessions.transfer import TransferForm, TransferHeld, transfer
 from gateway.state import Gateway
+from gateway.support import requests as request_log
 from provisioning import throttle
 from provisioning.authn import OCI_FAILURE, AuthenticationFailed, authenticate_oci, recent_failures
 from provisioning.buyers import url_allowed
@@ -137,6 +138,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
     try:
         direct = rules_of(buyer).validate_direct
         call = parse_call(pairs, CallOptions.from_settings(oci, validate_direct=direct))
+        request_log.note(user_email=call.email and call.email.lower())
     except OciCallError as exc:
         return _refuse(
             db,
@@ -186,6 +188,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
                 f"parameter {name.replace(chr(0), '?')[:60]!r} contains a NUL character",
                 {"field": name},
             )
+    request_log.note(sender=credential.sender)  # the configured login: never a token sent
     if call.hook_url and not hook_url_allowed(call.hook_url, buyer):
         return _refuse(
             db,
@@ -234,6 +237,7 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         },
     )
     session = opened.session
+    request_log.note(session_id=session.id)
     record(
         db,
         "oci.call",

@@ -73,3 +73,27 @@ def audit(
             data=data or {},
         )
     )
+
+
+def audit_entries(
+    db: Session,
+    agent: str | None = None,
+    action: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> tuple[list[AuditEntry], int | None]:
+    """A page of the audit log, newest first; ``action`` matches exactly or as a prefix
+    ending in a dot (``order.`` finds every order action)."""
+    stmt = select(AuditEntry)
+    if agent:
+        stmt = stmt.where(AuditEntry.agent_email == agent.strip().lower())
+    if action:
+        if action.endswith("."):
+            stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+        else:
+            stmt = stmt.where(AuditEntry.action == action)
+    if before:
+        stmt = stmt.where(AuditEntry.id < before)
+    rows = list(db.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], cursor

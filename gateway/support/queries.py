@@ -296,7 +296,9 @@ def order_journey(db: Session, order_pk: int) -> dict | None:
     return {"order": order, "steps": steps, "messages": messages}
 
 
-def buyer_health(db: Session, days: int = 30, leak_days: int = 7) -> list[dict]:
+def buyer_health(
+    db: Session, days: int = 30, leak_days: int = 7, only: str | None = None
+) -> list[dict]:
     """Per buyer: activity, transfer rate, leakage, conversion, failures; riskiest first.
 
     Leakage counts carts transferred more than ``leak_days`` ago that never became
@@ -311,7 +313,10 @@ def buyer_health(db: Session, days: int = 30, leak_days: int = 7) -> list[dict]:
     since = now - timedelta(days=days)
     stale = {row["buyer"] for row in credential_report(db, stale_only=True)}
     report = []
-    for buyer in db.scalars(select(Buyer).order_by(Buyer.id)):
+    buyers = select(Buyer).order_by(Buyer.id)
+    if only is not None:
+        buyers = buyers.where(Buyer.id == only)
+    for buyer in db.scalars(buyers):
         rows = db.execute(
             select(PunchoutSession.status, func.count())
             .where(

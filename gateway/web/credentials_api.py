@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from gateway.support import requests as request_log
 from gateway.web import current_gateway
 from provisioning.sync import SyncError, sync
 
@@ -14,6 +15,7 @@ bp = Blueprint("credentials_api", __name__, url_prefix="/api/v1/buyers")
 def set_credentials(buyer_id: str):
     gateway = current_gateway()
     body = request.get_data(cache=False)
+    request_log.note(body=body, doc_type="credentials.sync")
     outcome = None
     with gateway.db.transaction() as db:
         try:

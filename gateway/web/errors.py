@@ -28,6 +28,12 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if _wants_json():
             return jsonify(error=exc.name, detail=exc.description), exc.code
+        if request.path.startswith("/support"):
+            # Inside the console: its own page, with the way back.
+            page = render_template(
+                "support/error.html", title=exc.name, message=exc.description, back=None
+            )
+            return page, exc.code
         return render_template("error.html", title=exc.name, message=exc.description), exc.code
 
     @app.errorhandler(StorageLimit)
@@ -47,4 +53,9 @@ def register(app: Flask) -> None:
         message = "Something went wrong on our side. Please try again in a moment."
         if _wants_json():
             return jsonify(error="Internal Server Error", detail=message), 500
+        if request.path.startswith("/support"):
+            page = render_template(
+                "support/error.html", title="Temporary problem", message=message, back=None
+            )
+            return page, 500
         return render_template("error.html", title="Temporary problem", message=message), 500

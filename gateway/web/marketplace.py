@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from gateway.marketplace import events
 from gateway.sessions.events import record
+from gateway.support import requests as request_log
 from gateway.web import current_gateway
 
 bp = Blueprint("marketplace", __name__, url_prefix="/api/v1/marketplace")
@@ -18,6 +19,7 @@ def receive_event():
     gateway = current_gateway()
     body = request.get_data(cache=False)
     event = None
+    request_log.note(body=body)
     try:
         events.verify(
             gateway.settings.marketplace_secret,
@@ -32,7 +34,9 @@ def receive_event():
         if not isinstance(event, dict):
             raise events.WebhookError(400, "the body must be a JSON object")
         with gateway.db.transaction() as db:
+            request_log.note(doc_type=str(event.get("type") or "event")[:60])
             applied, order = events.apply(db, event)
+            request_log.note(buyer_id=order.buyer_id)
             answer = {"applied": applied, "order": order.id, "status": order.status}
     except events.WebhookError as exc:
         if exc.order is not None:

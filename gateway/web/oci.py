@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from gateway.punchout import oci as oci_inbound
+from gateway.support import requests as request_log
 from gateway.web import current_gateway
 
 bp = Blueprint("oci", __name__)
@@ -18,6 +19,7 @@ def catalog_call(buyer_id: str):
     try:
         outcome = oci_inbound.handle(current_gateway(), buyer_id, pairs)
     except oci_inbound.OciRefused as exc:
+        request_log.note(reason=f"{exc.title}: {exc.message}")
         return render_template("error.html", title=exc.title, message=exc.message), exc.status
     if isinstance(outcome, oci_inbound.PostBack) and outcome.direct:
         # SRM 7 reads the item fields from this answer; there is nowhere to post them.

@@ -12,6 +12,7 @@ from flask import request
 from flask import session as cookie
 
 from gateway.sessions import service as sessions
+from gateway.support import requests as request_log
 from gateway.web.headers import allow_framing_by
 
 
@@ -30,6 +31,7 @@ def punchout_session(db, token: str | None):
     """
     session = sessions.by_token(db, token)
     allow_framing_by(session.buyer.return_url_prefixes or [])
+    request_log.note(buyer_id=session.buyer_id, session_id=session.id)
     if session.protocol == "support":
         owner = (session.details.get("on_behalf") or {}).get("agent_id")
         if owner is None or cookie.get("agent_id") != owner:

@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     g,
     redirect,
     render_template,
@@ -19,15 +20,19 @@ from flask import (
     url_for,
 )
 
+from gateway import money
 from gateway.models import Agent, OutboxMessage, PunchoutSession, utcnow
 from gateway.profiles.service import profile_summary
 from gateway.ranges import INT_MAX
 from gateway.sessions.events import record
 from gateway.sessions.lost_carts import cart_document, lost_carts
-from gateway.support import accounts, on_behalf, queries
+from gateway.support import accounts, alerts, on_behalf, queries
 from gateway.web import current_gateway
 
 bp = Blueprint("support", __name__, url_prefix="/support")
+
+
+MAX_ID = 2**31 - 1
 
 
 @bp.before_request
@@ -42,6 +47,20 @@ def load_agent():
         expected = session.get("csrf_token", "")
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             abort(400, "The form is missing its security token. Reload the page and try again.")
+
+
+@bp.before_request
+def refuse_unusable_input():
+    """NUL bytes and ids past the database's integers answer 400/404, never 500."""
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                abort(400, f"The field {name[:40]!r} contains a NUL byte.")
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            abort(404, f"No {name.removesuffix('_pk').removesuffix('_id')} {value}.")
+        if isinstance(value, str) and "\x00" in value:
+            abort(404, "Nothing is called that.")
 
 
 @bp.app_context_processor
@@ -69,9 +88,20 @@ def signed_in(admin: bool = False):
     return decorate
 
 
-def audit(action: str, target: str | None = None, **data) -> None:
+def audit(action: str, target: str | None = None, /, **data) -> None:
     with current_gateway().db.transaction() as db:
         accounts.audit(db, g.agent, g.agent.email, action, target, data)
+
+
+@bp.app_template_filter("amount")
+def amount_filter(value) -> str:
+    """Money as the console shows it, the same on every database: 12.9000 -> 12.90."""
+    return "—" if value is None else money.amount(value)
+
+
+@bp.app_template_filter("qty")
+def quantity_filter(value) -> str:
+    return "—" if value is None else money.quantity(value)
 
 
 @bp.app_template_filter("fromjson")
@@ -167,8 +197,12 @@ def sessions():
     with current_gateway().db.transaction() as db:
         rows, cursor = queries.list_sessions(db, f)
         buyer_list = queries.buyers(db)
+        thresholds = alerts.Thresholds.from_settings(current_gateway().settings)
+        cache = current_app.extensions.setdefault("punchgate.alert_strip", {})
+        strip = alerts.strip(db, thresholds, cache)
         page = render_template(
             "support/sessions.html",
+            alerts=strip,
             rows=rows,
             lines=queries.line_counts(db, rows),
             cursor=cursor,
@@ -364,3 +398,8 @@ def retry(message_id: int):
             message.attempts = 0  # a fresh set of attempts
     audit("outbox.retry", f"outbox {message_id}")
     return redirect(url_for("support.outbox"))
+
+
+# The phone pages (requests, orders, search, buyers, users, audit, alerts) add their
+# routes to this blueprint.
+from gateway.web import support_pages  # noqa: E402, F401

@@ -11,7 +11,7 @@ from alembic import op
 from gateway.models import Money, UTCDateTime
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -67,13 +68,19 @@ class Server:
         command = command or [sys.executable, "-m", "gateway", "serve", "--production"]
         with open(log, "w") as out:
             self.proc = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group of its own, killed whole if it hangs
             )
 
     def wait_ready(self, timeout: float = 90) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.halt()
                 raise AssertionError(f"server exited:\n{self.log.read_text()}")
             try:
                 if self.request("GET", "/readyz")[0] == 200:
@@ -81,7 +88,18 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
+        self.halt()
         raise AssertionError(f"server not ready:\n{self.log.read_text()}")
+
+    def halt(self) -> None:
+        """Stop gracefully, or kill the process group: no gunicorn is ever left behind."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
     def request(self, method: str, path: str, body: bytes | None = None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -109,9 +127,7 @@ class Server:
 
     def stop(self) -> list[dict]:
         """Stop the server; return its log, every line parsed as JSON."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
+        self.halt()
         log = self.log.read_text()
         scan(f"gunicorn log {self.log.name}", log)
         assert OCI_PASSWORD not in log and SECRET_KEY not in log
@@ -163,8 +179,9 @@ def sample_sum(page: str, name: str, **labels) -> float:
 
 def test_one_gunicorn_instance_serves_logs_json_and_no_secret(database_url, demo, tmp_path):
     remember_secret(METRICS_TOKEN)
-    server = Server(database_url, tmp_path / "gunicorn.log").wait_ready()
+    server = Server(database_url, tmp_path / "gunicorn.log")
     try:
+        server.wait_ready()
         lines = punchout(server, server, "single-1", "NW-1001", 2)
         (code, text_), head = server.cxml(
             order_request(lines, order_id="PO-G1", total="25.80"), "order-request-0001"

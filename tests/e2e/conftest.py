@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -77,6 +78,16 @@ def listener():
     listener.close()
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop gunicorn gracefully, or kill its whole process group if it hangs."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 @pytest.fixture
 def live_server(database_url, tmp_path, app):
     """`punchgate serve` in a child process, on the test database."""
@@ -95,6 +106,7 @@ def live_server(database_url, tmp_path, app):
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: workers die with it in stop_server
     )
     base = f"http://127.0.0.1:{port}"
     # gunicorn checks the schema and the keys before it binds; a loaded CI machine is slow.
@@ -107,12 +119,12 @@ def live_server(database_url, tmp_path, app):
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)  # never leave a gunicorn behind to load the machine
             log.close()
             raise RuntimeError((tmp_path / "server.log").read_text())
         time.sleep(0.2)
     yield base
-    proc.terminate()
-    proc.wait(10)
+    stop_server(proc)
     log.close()
     # The server's own log (gunicorn access lines included) must hold no secret.
     scan("server log", (tmp_path / "server.log").read_text())

@@ -57,6 +57,19 @@ def prepare(database_url: str, env: dict) -> None:
         )
 
 
+def prepared(database_url: str | None, prefix: str = "pg-bench-") -> tuple[str, dict]:
+    """A migrated database with the demo buyers and catalog (a new SQLite file by default)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    database_url = database_url or f"sqlite:///{tmp / 'bench.db'}"
+    env = {
+        "PUNCHGATE_DATABASE_URL": database_url,
+        "PUNCHGATE_SECRET_KEY": "bench-key",
+        "PUNCHGATE_INSTANCE_DIR": str(tmp),
+    }
+    prepare(database_url, env)
+    return database_url, env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
@@ -64,14 +77,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="pg-bench-"))
-    database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    env = {
-        "PUNCHGATE_DATABASE_URL": database_url,
-        "PUNCHGATE_SECRET_KEY": "bench-key",
-        "PUNCHGATE_INSTANCE_DIR": str(tmp),
-    }
-    prepare(database_url, env)
+    database_url, env = prepared(args.database_url)
 
     gw_port, floor_port = free_port(), free_port()
     gateway = start_gunicorn("wsgi:app", gw_port, env)

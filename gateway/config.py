@@ -100,6 +100,7 @@ class Settings:
     signing_key_file: str | None = None
     signing_cert_file: str | None = None
     metrics_token: str | None = None
+    db_pool_size: int = 5
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -145,6 +146,7 @@ class Settings:
             signing_key_file=get("SIGNING_KEY") or None,
             signing_cert_file=get("SIGNING_CERT") or None,
             metrics_token=get("METRICS_TOKEN") or None,
+            db_pool_size=int(get("DB_POOL_SIZE", 5)),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

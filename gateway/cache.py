@@ -23,6 +23,9 @@ as they are in the database.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -151,3 +154,45 @@ def _bump(conn, clauseelement, _multiparams, _params, execution_options, _result
 def watch(engine: Engine) -> None:
     """Bump config_version with every change to a watched table made through ``engine``."""
     event.listen(engine, "after_execute", _bump)
+
+
+LOGIN_TTL = 300.0  # seconds: the calls of one punchout (VALIDATE, BACKGROUND_SEARCH, DETAIL)
+MAX_LOGINS = 10_000
+
+
+class LoginCache:
+    """OCI logins verified recently in this process, so repeated calls skip Argon2id.
+
+    SAP sends the catalog password with every call of a punchout. An entry is keyed
+    by the credential row and its stored hash, so a changed password, a deleted row
+    or an upgraded hash never matches an old entry; it holds an HMAC of the password
+    under a random key that lives only in this process's memory (never the password,
+    never anything a stolen database or log could be checked against), and expires
+    after ``LOGIN_TTL`` seconds. A wrong password never matches an entry and pays the
+    full Argon2id check. The overlap window is checked on every call, hit or not.
+    """
+
+    def __init__(self, ttl: float = LOGIN_TTL):
+        self.ttl = ttl
+        self._key = secrets.token_bytes(32)
+        self._entries: dict[tuple[int, str], tuple[bytes, float]] = {}
+
+    def _digest(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode("utf-8"), hashlib.sha256).digest()
+
+    def verified(self, rows, password: str):
+        """The row among ``rows`` this password was verified against recently, or None."""
+        digest, now = self._digest(password), time.monotonic()
+        for row in rows:
+            entry = self._entries.get((row.id, row.secret_hash))
+            if entry is not None and entry[1] > now and hmac.compare_digest(entry[0], digest):
+                return row
+        return None
+
+    def remember(self, row, password: str) -> None:
+        now = time.monotonic()
+        if len(self._entries) >= MAX_LOGINS:
+            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+            if len(self._entries) >= MAX_LOGINS:
+                self._entries.clear()
+        self._entries[(row.id, row.secret_hash)] = (self._digest(password), now + self.ttl)

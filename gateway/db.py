@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import gateway.limits  # noqa: F401  (registers the storage checks on every flush)
-from gateway.cache import ConfigCache, watch
+from gateway.cache import ConfigCache, LoginCache, watch
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
@@ -62,6 +62,7 @@ class Database:
         watch(self.engine)
         # Buyer configuration and credentials, per process (see gateway/cache.py).
         self.config = ConfigCache()
+        self.logins = LoginCache()  # OCI logins verified recently
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.cache import ConfigCache
+from gateway.cache import ConfigCache, LoginCache
 from gateway.cxml.credentials import verify_mac
 from gateway.cxml.envelope import Envelope
 from gateway.cxml.errors import Unauthorized
@@ -144,9 +144,18 @@ def recent_failures(db: Session, buyer_id: str, kind: str, since: datetime) -> i
 
 
 def authenticate_oci(
-    db: Session, box: SecretBox, buyer: Buyer, username: str | None, password: str | None
+    db: Session,
+    box: SecretBox,
+    buyer: Buyer,
+    username: str | None,
+    password: str | None,
+    logins: LoginCache | None = None,
 ) -> Authenticated:
-    """Check an OCI login (Argon2id, upgraded on success); texts never carry the password."""
+    """Check an OCI login (Argon2id, upgraded on success); texts never carry the password.
+
+    ``logins``: the process's cache of recently verified logins (gateway/cache.py),
+    which spares Argon2id on the repeated calls of one punchout.
+    """
     now = utcnow()
     rows = _ordered(
         list(
@@ -162,13 +171,16 @@ def authenticate_oci(
     if not username or not password:
         box.verify(password or "", None)
         raise AuthenticationFailed("the call carries no user name and password", buyer.id)
-    matched = None
-    for row in rows:
-        # Every row is checked, so timing does not tell a known user name from another.
-        name_ok = hmac.compare_digest(username.casefold().encode(), row.identity.encode())
-        ok, upgraded = box.verify_password(password, row.secret_hash)
-        if name_ok and ok and matched is None:
-            matched, upgrade = row, upgraded
+    name = username.casefold().encode()
+    named = [r for r in rows if hmac.compare_digest(name, r.identity.encode())]
+    matched = logins.verified(named, password) if logins is not None else None
+    upgrade = None
+    if matched is None:
+        for row in rows:
+            # Every row is checked, so timing does not tell a known user name from another.
+            ok, upgraded = box.verify_password(password, row.secret_hash)
+            if row in named and ok and matched is None:
+                matched, upgrade = row, upgraded
     if matched is None:
         raise AuthenticationFailed(f"login failed for user {username!r}", buyer.id)
     if not matched.valid_at(now):
@@ -179,5 +191,7 @@ def authenticate_oci(
         )
     if upgrade:
         matched.secret_hash = upgrade  # stronger parameters, or Argon2id replacing HMAC
+    if logins is not None:
+        logins.remember(matched, password)
     _touch(matched, now)
     return Authenticated(buyer, matched.id, "OCI login", matched.identity, _which(matched))

@@ -1,8 +1,9 @@
-"""The per-process buyer configuration cache: another instance's change is honoured.
+"""The per-process caches (gateway/cache.py): another instance's change is honoured.
 
 Two gateways (two processes in production) share one database. Each caches buyers
-and credentials; a secret replaced or revoked through one must stop working on the
-other from its next request once the overlap has ended (gateway/cache.py).
+and credentials, and OCI logins it verified recently; a secret or password replaced
+or revoked through one must stop working on the other from its next request once
+the overlap has ended.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gateway.models import BuyerCredential, utcnow
 from tests.conftest import remember_secret
 from tests.documents import setup_request, status
 from tests.test_credentials import buyer, load
+from tests.test_oci_endpoint import call
 
 OLD, NEW = "old-shared-secret-0001", "new-shared-secret-0002"
 
@@ -94,3 +96,25 @@ def test_edits_outside_the_gateway_are_seen_within_max_age(
     outside.dispose()
     time.sleep(0.6)
     assert code(other_client, OLD)[0] == 401
+
+
+OLD_PASSWORD, NEW_PASSWORD = "old-oci-password-0001", "new-oci-password-0002"
+
+
+def test_recently_verified_oci_login_stops_when_the_password_changes(
+    client, gateway, other, tmp_path
+):
+    _, other_client = other
+    remember_secret(OLD_PASSWORD)
+    remember_secret(NEW_PASSWORD)
+    no_overlap = "[buyer.credentials]\noverlap_days = 0\n"
+    load(gateway, tmp_path, buyer(oci=OLD_PASSWORD, extra=no_overlap))
+    for _ in range(3):  # VALIDATE, BACKGROUND_SEARCH, DETAIL... each carries the password
+        assert call(other_client, PASSWORD=OLD_PASSWORD).status_code == 302
+    wrong = call(other_client, PASSWORD="not-the-password-at-all")
+    assert wrong.status_code == 401
+    load(gateway, tmp_path, buyer(oci=NEW_PASSWORD, extra=no_overlap))
+    refused = call(other_client, PASSWORD=OLD_PASSWORD)
+    assert refused.status_code == 401 and b"replaced password" in refused.data
+    assert call(other_client, PASSWORD=NEW_PASSWORD).status_code == 302
+    assert call(client, PASSWORD=OLD_PASSWORD).status_code == 401

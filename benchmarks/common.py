@@ -50,6 +50,16 @@ def start_gunicorn(app: str, port: int, env: dict, workers: int = 2) -> subproce
     raise RuntimeError(f"{app} did not start")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server started here: gracefully, then for good (a loaded machine is slow)."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def post(port: int, body: bytes) -> float:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -14,7 +14,7 @@ import functools
 import random
 from urllib.parse import urlencode
 
-from benchmarks.common import closed_loop, free_port, get, percentile, start_gunicorn
+from benchmarks.common import closed_loop, free_port, get, percentile, start_gunicorn, stop
 from benchmarks.setup_request import prepared
 
 
@@ -59,8 +59,7 @@ def main() -> None:
         )
     finally:
         for proc in (gateway, floor):
-            proc.terminate()
-            proc.wait(10)
+            stop(proc)
     db = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     print(f"OCI catalog call with login via gunicorn, 2 workers, {db}, {args.clients} clients")
     print(

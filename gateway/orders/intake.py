@@ -25,6 +25,7 @@ from gateway.cxml.order import (
     parse_order_request,
 )
 from gateway.cxml.values import Problems
+from gateway.limits import check_rows
 from gateway.mime import Part
 from gateway.models import (
     Attachment,
@@ -488,13 +489,12 @@ def _insert_lines(db: Session, order: Order) -> None:
     """The order's lines in one multi-row INSERT (the order itself is flushed)."""
     if not order.lines:
         return
-    db.connection().execute(
-        insert(OrderLine.__table__),
-        [
-            {"order_pk": order.id, **{key: getattr(line, key) for key in _LINE_COLUMNS}}
-            for line in order.lines
-        ],
-    )
+    rows = [
+        {"order_pk": order.id, **{key: getattr(line, key) for key in _LINE_COLUMNS}}
+        for line in order.lines
+    ]
+    check_rows(OrderLine, rows)
+    db.connection().execute(insert(OrderLine.__table__), rows)
 
 
 def _line_details(line_in: OrderLineIn) -> dict:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway import money
 from gateway.catalog import product_for, quantity_problem
+from gateway.limits import check_rows
 from gateway.models import Buyer, CartLine, Product, PunchoutSession, User, utcnow
 from gateway.ranges import MAX_QUANTITY
 from gateway.sessions.events import record
@@ -107,6 +108,7 @@ def open_session(
     # A Core INSERT ... RETURNING instead of an ORM flush (the hot path of every
     # setup request); the object is then attached as the row it now is, every
     # column known, so reading it costs no further query.
+    check_rows(PunchoutSession, [values])
     session_id = db.connection().execute(_INSERT_SESSION, values).scalar_one()
     session = PunchoutSession(id=session_id, **values)
     make_transient_to_detached(session)

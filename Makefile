@@ -4,7 +4,7 @@ PORT ?= 8000
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint venv fuzz
+.PHONY: run test lint venv fuzz bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,11 @@ fuzz: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The quick benchmark set on SQLite (under 5 minutes); benchmarks/README.md has the rest.
+bench: venv
+	$(BIN)/python -m benchmarks.setup_request --seconds 5
+	$(BIN)/python -m benchmarks.order_request --repeat 3
+	$(BIN)/python -m benchmarks.oci_call --seconds 5
+	$(BIN)/python -m benchmarks.outbox_delivery --messages 300
+	$(BIN)/python -m benchmarks.profile_setup --requests 300 --warmup 1200 --top 0

@@ -50,6 +50,16 @@ def start_gunicorn(app: str, port: int, env: dict, workers: int = 2) -> subproce
     raise RuntimeError(f"{app} did not start")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server started here: gracefully, then for good (a loaded machine is slow)."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def post(port: int, body: bytes) -> float:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -62,20 +72,38 @@ def post(port: int, body: bytes) -> float:
     return time.perf_counter() - started
 
 
+def get(port: int, path: str, expect: int = 200) -> float:
+    """One GET (no redirect followed); ``expect``: the status a correct answer has."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    if response.status != expect:
+        raise RuntimeError(f"unexpected answer: {response.status} {data[:300]!r}")
+    return time.perf_counter() - started
+
+
 def _closed_worker(args):
-    port, make_body, seconds = args
+    port, make_body, seconds, send = args
     latencies = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        latencies.append(post(port, make_body()))
+        latencies.append(send(port, make_body()))
     return latencies
 
 
-def closed_loop(port: int, make_body, clients: int, seconds: float) -> tuple[float, list[float]]:
-    """Max throughput: ``clients`` processes each sending back to back."""
+def closed_loop(
+    port: int, make_body, clients: int, seconds: float, send=post
+) -> tuple[float, list[float]]:
+    """Max throughput: ``clients`` processes each sending back to back.
+
+    ``send(port, make_body())`` makes one request (a cXML POST unless told otherwise).
+    """
     with multiprocessing.Pool(clients) as pool:
         started = time.perf_counter()
-        results = pool.map(_closed_worker, [(port, make_body, seconds)] * clients)
+        results = pool.map(_closed_worker, [(port, make_body, seconds, send)] * clients)
         elapsed = time.perf_counter() - started
     latencies = [x for r in results for x in r]
     return len(latencies) / elapsed, latencies

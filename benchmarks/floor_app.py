@@ -16,3 +16,9 @@ ANSWER = (
 def cxml():
     etree.fromstring(request.get_data(), etree.XMLParser(resolve_entities=False, no_network=True))
     return Response(ANSWER, content_type="text/xml")
+
+
+@app.get("/page")
+def page():
+    # The OCI floor: a bare page, no database, no authentication.
+    return Response(b"<!doctype html><title>floor</title><p>catalog</p>", content_type="text/html")

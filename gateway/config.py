@@ -111,6 +111,7 @@ class Settings:
     alert_secret_days: int = 7
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = None
+    db_pool_size: int = 5
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -164,6 +165,7 @@ class Settings:
             alert_secret_days=int(get("ALERT_SECRET_DAYS", 7)),
             alert_webhook_url=get("ALERT_WEBHOOK_URL") or None,
             alert_webhook_secret=get("ALERT_WEBHOOK_SECRET") or None,
+            db_pool_size=int(get("DB_POOL_SIZE", 5)),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

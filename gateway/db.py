@@ -9,9 +9,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import gateway.limits  # noqa: F401  (registers the storage checks on every flush)
+from gateway.cache import ConfigCache, LoginCache, watch
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5) -> Engine:
     # hide_parameters: a database error's message must never quote a bound value
     # (a secret being stored) into a log or a traceback.
     if url.startswith("sqlite"):
@@ -36,18 +37,32 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # Sized for gunicorn's sync workers: one request at a time per process, so a
+    # few connections each (the overflow covers threaded servers and the outbox).
+    # No pre-ping: it would cost a round trip on every checkout. A connection a
+    # database restart broke fails once, SQLAlchemy then replaces the whole pool,
+    # and POST /cxml retries that request on a fresh connection.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        url,
+        pool_size=pool_size,
+        max_overflow=2 * pool_size,
+        pool_recycle=3600,
+        pool_use_lifo=True,
+        hide_parameters=True,
     )
 
 
 class Database:
     """One engine and session factory per application."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = 5):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        watch(self.engine)
+        # Buyer configuration and credentials, per process (see gateway/cache.py).
+        self.config = ConfigCache()
+        self.logins = LoginCache()  # OCI logins verified recently
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

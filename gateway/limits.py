@@ -146,3 +146,13 @@ def _check_before_flush(db: Session, _context, _instances) -> None:
         for key, check in _checks(state.mapper):
             if key in changed and values.get(key) is not None:
                 check(values[key])
+
+
+def check_rows(model, rows) -> None:
+    """The same checks for rows written by a Core INSERT, which no flush sees."""
+    checks = _checks(inspect(model))
+    for values in rows:
+        for key, check in checks:
+            value = values.get(key)
+            if value is not None:
+                check(value)

@@ -496,6 +496,18 @@ class AuthThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class ConfigVersion(Base):
+    """One row counting changes to buyers, their credentials and the supplier.
+
+    Bumped in the transaction of every such change (gateway/cache.py); each
+    instance compares it per request with the version of its cached copy.
+    """
+
+    __tablename__ = "config_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SyncNonce(Base):
     """Nonces of credential-sync requests already seen (replay protection)."""
 

@@ -20,7 +20,7 @@ class Gateway:
     def from_settings(cls, settings: Settings) -> Gateway:
         return cls(
             settings=settings,
-            db=Database(settings.database_url),
+            db=Database(settings.database_url, settings.db_pool_size),
             box=SecretBox(settings.secret_key, settings.encryption_keys),
         )
 

@@ -6,9 +6,10 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.cache import ConfigCache, LoginCache
 from gateway.cxml.credentials import verify_mac
 from gateway.cxml.envelope import Envelope
 from gateway.cxml.errors import Unauthorized
@@ -58,37 +59,25 @@ class AuthenticationFailed(Unauthorized):
         self.reasons = reasons or []
 
 
-def buyer_for(db: Session, envelope: Envelope) -> Buyer | None:
-    """The buyer one of the From credentials names (domain and identity case-insensitive)."""
-    matches = [
-        and_(BuyerCredential.domain == domain, BuyerCredential.identity == identity)
-        for domain, identity in (c.key for c in envelope.from_)
-    ]
-    return db.scalar(
-        select(Buyer)
-        .join(BuyerCredential, BuyerCredential.buyer_id == Buyer.id)
-        .where(BuyerCredential.kind == "from", or_(*matches))
-        .limit(1)
-    )
-
-
-def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime) -> Authenticated:
+def authenticate(
+    db: Session, box: SecretBox, envelope: Envelope, now: datetime, cache: ConfigCache, snapshot
+) -> Authenticated:
     """Identify the buyer by From and verify a Sender credential's secret.
 
     Every Sender credential is tried (Ariba sends two), against the current
     secret and any replaced one still inside its overlap window. Failure texts
     name the identity and what was wrong, never anything about the secret.
+    Buyers and credentials come from the process's configuration ``snapshot``
+    (gateway/cache.py), fresh for this transaction.
     """
-    buyer = buyer_for(db, envelope)
-    if buyer is None:
+    buyer_id = snapshot.buyer_for(c.key for c in envelope.from_)
+    if buyer_id is None:
         names = ", ".join(f"{c.domain}/{c.identity}" for c in envelope.from_)
         raise AuthenticationFailed(f"From identity {names} is not a buyer known to this supplier")
+    # A copy for this transaction: the request may change it (a created role).
+    buyer = db.merge(snapshot.buyers[buyer_id], load=False)
     stored: dict[tuple[str, str], list[BuyerCredential]] = {}
-    for row in db.scalars(
-        select(BuyerCredential).where(
-            BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "sender"
-        )
-    ):
+    for row in snapshot.rows(buyer.id, "sender"):
         stored.setdefault((row.domain, row.identity), []).append(row)
     reasons = []
     for cred in envelope.sender:
@@ -103,7 +92,7 @@ def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime)
         if cred.shared_secret is not None:
             for row in valid:
                 if box.verify(cred.shared_secret, row.secret_hash):
-                    _touch(row, now)
+                    cache.touch(db, row, now)
                     return Authenticated(buyer, row.id, "SharedSecret", label, _which(row))
             expired = next(
                 (
@@ -129,7 +118,7 @@ def authenticate(db: Session, box: SecretBox, envelope: Envelope, now: datetime)
                 for from_ in envelope.from_:
                     problem = verify_mac(secret, cred.mac, from_, cred, now)
                     if problem is None:
-                        _touch(row, now)
+                        cache.touch(db, row, now)
                         return Authenticated(buyer, row.id, "CredentialMac", label, _which(row))
             reasons.append(f"Sender {label}: {problem}")
         else:
@@ -155,9 +144,18 @@ def recent_failures(db: Session, buyer_id: str, kind: str, since: datetime) -> i
 
 
 def authenticate_oci(
-    db: Session, box: SecretBox, buyer: Buyer, username: str | None, password: str | None
+    db: Session,
+    box: SecretBox,
+    buyer: Buyer,
+    username: str | None,
+    password: str | None,
+    logins: LoginCache | None = None,
 ) -> Authenticated:
-    """Check an OCI login (Argon2id, upgraded on success); texts never carry the password."""
+    """Check an OCI login (Argon2id, upgraded on success); texts never carry the password.
+
+    ``logins``: the process's cache of recently verified logins (gateway/cache.py),
+    which spares Argon2id on the repeated calls of one punchout.
+    """
     now = utcnow()
     rows = _ordered(
         list(
@@ -173,13 +171,16 @@ def authenticate_oci(
     if not username or not password:
         box.verify(password or "", None)
         raise AuthenticationFailed("the call carries no user name and password", buyer.id)
-    matched = None
-    for row in rows:
-        # Every row is checked, so timing does not tell a known user name from another.
-        name_ok = hmac.compare_digest(username.casefold().encode(), row.identity.encode())
-        ok, upgraded = box.verify_password(password, row.secret_hash)
-        if name_ok and ok and matched is None:
-            matched, upgrade = row, upgraded
+    name = username.casefold().encode()
+    named = [r for r in rows if hmac.compare_digest(name, r.identity.encode())]
+    matched = logins.verified(named, password) if logins is not None else None
+    upgrade = None
+    if matched is None:
+        for row in rows:
+            # Every row is checked, so timing does not tell a known user name from another.
+            ok, upgraded = box.verify_password(password, row.secret_hash)
+            if row in named and ok and matched is None:
+                matched, upgrade = row, upgraded
     if matched is None:
         raise AuthenticationFailed(f"login failed for user {username!r}", buyer.id)
     if not matched.valid_at(now):
@@ -190,5 +191,7 @@ def authenticate_oci(
         )
     if upgrade:
         matched.secret_hash = upgrade  # stronger parameters, or Argon2id replacing HMAC
+    if logins is not None:
+        logins.remember(matched, password)
     _touch(matched, now)
     return Authenticated(buyer, matched.id, "OCI login", matched.identity, _which(matched))

@@ -50,6 +50,15 @@ def locked_until(db: Session, key: str, now: datetime) -> datetime | None:
     return None
 
 
+def lock_from(
+    db: Session, key: str, row_exists: bool, until: datetime | None, now: datetime
+) -> datetime | None:
+    """``locked_until`` for a row the caller read itself (in a combined first statement)."""
+    if row_exists:
+        db.info.setdefault(_SEEN, set()).add(key)
+    return until if until is not None and until > now else None
+
+
 def failed(db: Session, key: str, now: datetime) -> datetime | None:
     """Count a failure; return the time the key is locked until, if it now is."""
     row = db.get(AuthThrottle, key)

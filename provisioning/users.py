@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.identity import Identity
@@ -70,6 +71,14 @@ def _map_roles(buyer: Buyer, identity: Identity, decisions: list[Decision]) -> l
 
 
 GENERIC_PREFIX = "generic:"
+SEEN_PRECISION = timedelta(minutes=1)
+
+
+def _seen(user: User, now: datetime) -> None:
+    # Minute precision is all "last seen" needs, and it spares an UPDATE of the
+    # user on every request of someone punching out repeatedly.
+    if user.last_seen_at is None or now - user.last_seen_at > SEEN_PRECISION:
+        user.last_seen_at = now
 
 
 def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decision]) -> User:
@@ -91,7 +100,7 @@ def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decisio
         db.flush()
         created = " (created)"
     else:
-        user.last_seen_at = utcnow()
+        _seen(user, utcnow())
         created = ""
     decisions.append(
         Decision(
@@ -102,6 +111,14 @@ def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decisio
         )
     )
     return user
+
+
+# Built once: the lookup of every setup request.
+_BY_EMAIL = (
+    select(User)
+    .where(User.buyer_id == bindparam("buyer_id"), User.email == bindparam("email"))
+    .limit(1)
+)
 
 
 def resolve_user(
@@ -125,9 +142,7 @@ def resolve_user(
         return _generic_user(db, buyer, login or "unknown", decisions), decisions
     user = None
     if identity.email:
-        user = db.scalar(
-            select(User).where(User.buyer_id == buyer.id, User.email == identity.email).limit(1)
-        )
+        user = db.scalar(_BY_EMAIL, {"buyer_id": buyer.id, "email": identity.email})
     if user is None and identity.unique_name:
         user = db.scalar(
             select(User)
@@ -179,7 +194,7 @@ def resolve_user(
     if identity.roles and sorted(user.roles) != sorted(roles):
         changes["roles"] = [user.roles, roles]
         user.roles = roles
-    user.last_seen_at = now
+    _seen(user, now)
     if changes:
         decisions.append(
             Decision(

@@ -12,8 +12,9 @@ import json
 from collections import Counter
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway import money
 from gateway.cxml.errors import Conflict, NotAcceptable
@@ -24,6 +25,7 @@ from gateway.cxml.order import (
     parse_order_request,
 )
 from gateway.cxml.values import Problems
+from gateway.limits import check_rows
 from gateway.mime import Part
 from gateway.models import (
     Attachment,
@@ -372,21 +374,24 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
             "cxml_version": envelope.declared_version,
         },
     )
-    for line_in in request.lines:
-        order.lines.append(
-            OrderLine(
-                line_number=line_in.line_number,
-                sku=line_in.sku,
-                aux_id=line_in.aux_id or None,
-                quantity=line_in.quantity,
-                unit_price=line_in.unit_price,
-                currency=line_in.currency,
-                description=line_in.description,
-                uom=line_in.uom,
-                requested_delivery_date=line_in.requested_delivery_date,
-                details=_line_details(line_in),
-            )
+    # The lines stay out of the ORM unit of work, which would insert a large order
+    # one line at a time on SQLite and spend most of its time on bookkeeping
+    # elsewhere; they are written in one bulk INSERT once matching has settled them.
+    lines = [
+        OrderLine(
+            line_number=line_in.line_number,
+            sku=line_in.sku,
+            aux_id=line_in.aux_id or None,
+            quantity=line_in.quantity,
+            unit_price=line_in.unit_price,
+            currency=line_in.currency,
+            description=line_in.description,
+            uom=line_in.uom,
+            requested_delivery_date=line_in.requested_delivery_date,
+            details=_line_details(line_in),
         )
+        for line_in in request.lines
+    ]
     for part in parts:
         order.attachments.append(
             Attachment(
@@ -398,6 +403,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
             )
         )
     db.add(order)
+    set_committed_value(order, "lines", lines)
     flags = [*request.notes, *_match(db, buyer.id, order, request)]
     unidentified = [f for f in flags if f["kind"] == "unidentified_line"]
     if unidentified and orders_policy.get("lines_without_part") == "reject":
@@ -410,6 +416,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
     policy = orders_policy.get("mismatch_policy", "accept_and_flag")
     mismatches = [f for f in flags if f["kind"] in MISMATCH_KINDS]
     db.flush()
+    _insert_lines(db, order)
     record(
         db,
         "order.received",
@@ -473,6 +480,21 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
             session.status = "ordered"
     queue_for_marketplace(db, order)
     return order
+
+
+_LINE_COLUMNS = [c.key for c in OrderLine.__table__.columns if c.key not in ("id", "order_pk")]
+
+
+def _insert_lines(db: Session, order: Order) -> None:
+    """The order's lines in one multi-row INSERT (the order itself is flushed)."""
+    if not order.lines:
+        return
+    rows = [
+        {"order_pk": order.id, **{key: getattr(line, key) for key in _LINE_COLUMNS}}
+        for line in order.lines
+    ]
+    check_rows(OrderLine, rows)
+    db.connection().execute(insert(OrderLine.__table__), rows)
 
 
 def _line_details(line_in: OrderLineIn) -> dict:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.cxml import documents, versions
@@ -29,7 +29,7 @@ from gateway.cxml.signing import verify as verify_signature
 from gateway.cxml.status_update import parse_status_update
 from gateway.limits import StorageLimit
 from gateway.mime import Part
-from gateway.models import Supplier, utcnow
+from gateway.models import utcnow
 from gateway.orders.intake import find_reference, replay, take_order
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record, redact_document
@@ -65,6 +65,7 @@ class Context:
     auth: Authenticated
     raw: bytes
     parts: list[Part] = field(default_factory=list)
+    supplier_credentials: list = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -83,6 +84,7 @@ class Handled:
     session_id: int | None = None
     text: str | None = None
     logged: bool = False  # the handler logged the request itself (with its session)
+    answer: bytes | None = None  # the whole Response, when the handler wrote it itself
 
 
 Handler = Callable[[Session, Context], Handled]
@@ -112,7 +114,6 @@ def _setup(db: Session, ctx: Context):
         user, decisions = resolve_user(db, buyer, identity, ctx.auth.sender)
     except UserRefused as exc:
         raise Unauthorized(exc.message) from None
-    supplier = db.query(Supplier).first()
     opened = sessions.open_session(
         db,
         buyer=buyer,
@@ -128,7 +129,7 @@ def _setup(db: Session, ctx: Context):
         details={
             "from": [c.public() for c in ctx.envelope.from_],
             "to": [c.public() for c in ctx.envelope.to],
-            "supplier": supplier.credentials if supplier else [],
+            "supplier": ctx.supplier_credentials,
             "user_agent": ctx.envelope.user_agent,
             "deployment_mode": ctx.envelope.deployment_mode,
             "timestamp": ctx.envelope.timestamp_raw,
@@ -177,7 +178,8 @@ def _setup(db: Session, ctx: Context):
         data={"buyer_cookie": setup.buyer_cookie, "operation": setup.operation},
     )
     start_url = ctx.gateway.url(f"/punchout/start/{opened.start_token}")
-    return Handled(200, documents.setup_response(start_url), session.id, logged=True)
+    answer = documents.setup_answer(start_url, version=ctx.version)
+    return Handled(200, session_id=session.id, logged=True, answer=answer)
 
 
 def _order(db: Session, ctx: Context):
@@ -299,9 +301,15 @@ def handle(gateway: Gateway, raw: bytes, parts: list[Part] | None = None) -> Ans
         # payloadID or orderID+version): this attempt now finds it and answers
         # as the first one did.
         return _handle(gateway, raw, parts or [])
+    except DBAPIError as exc:  # raised by _handle only for a connection found dead
+        if not exc.connection_invalidated:
+            raise
+        # The pooled connection was dead (database restarted); the pool has been
+        # replaced, and nothing was committed: the same request once more.
+        return _handle(gateway, raw, parts or [], retried=True)
 
 
-def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
+def _handle(gateway: Gateway, raw: bytes, parts: list[Part], retried: bool = False) -> Answer:
     version = gateway.settings.default_cxml_version
     buyer_id = None
     envelope = None
@@ -323,7 +331,9 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
         request_log.note_envelope(envelope)
         with gateway.db.transaction() as db:
             now = utcnow()
-            until = throttle.locked_until(db, throttle.cxml_key(envelope), now)
+            key = throttle.cxml_key(envelope)
+            state = gateway.db.config.state(db, key)
+            until = throttle.lock_from(db, key, state.throttle_row, state.locked_until, now)
             if until is not None:
                 wait = int((until - now).total_seconds()) + 1
                 raise AuthenticationLocked(
@@ -331,11 +341,13 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
                     f"{envelope.sender[0].identity}; retry in {wait} seconds"
                 )
             try:
-                auth = authenticate(db, gateway.box, envelope, now)
+                auth = authenticate(
+                    db, gateway.box, envelope, now, gateway.db.config, state.snapshot
+                )
             except AuthenticationFailed as exc:
                 buyer_id = exc.buyer_id
                 raise
-            throttle.succeeded(db, throttle.cxml_key(envelope))
+            throttle.succeeded(db, key)
             buyer_id = auth.buyer.id
             signing = auth.buyer.settings.get("signing") or {}
             if signing.get("require_signed") or has_signature(doc.root):
@@ -344,7 +356,7 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
                 )
                 # From here on only what the signature covers is read.
                 envelope = parse_envelope(ParsedDocument(signed, doc.doctype, doc.system_url, raw))
-            ctx = Context(gateway, envelope, auth, raw, parts)
+            ctx = Context(gateway, envelope, auth, raw, parts, state.snapshot.supplier_credentials)
             version = ctx.version
             handler = HANDLERS.get(envelope.name)
             if handler is None or envelope.kind != "Request":
@@ -354,7 +366,9 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
             result = handler(db, ctx)
             if not result.logged:
                 _log_request(db, ctx, result.session_id)
-            answer = documents.response(result.code, result.text, version=version, body=result.body)
+            answer = result.answer or documents.response(
+                result.code, result.text, version=version, body=result.body
+            )
             record(
                 db,
                 "document.out",
@@ -405,7 +419,9 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part]) -> Answer:
             buyer_id,
             envelope,
         )
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
+        if getattr(exc, "connection_invalidated", False) and not retried:
+            raise
         log.exception("database failure while handling cXML")
         return _reject(
             gateway,

@@ -163,7 +163,9 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             f"too many failed logins for user {call.username!r}; try again in {wait} seconds",
         )
     try:
-        credential = authenticate_oci(db, gateway.box, buyer, call.username, call.password)
+        credential = authenticate_oci(
+            db, gateway.box, buyer, call.username, call.password, gateway.db.logins
+        )
     except AuthenticationFailed as exc:
         throttle.failed(db, key, now)
         return _refuse(

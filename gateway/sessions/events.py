@@ -144,7 +144,7 @@ def _write_pending(db: Session) -> None:
     # request logs half a dozen events, and this is its hottest write.
     pending = db.info.pop(_PENDING, None)
     if pending:
-        db.execute(insert(Event.__table__), pending)
+        db.connection().execute(insert(Event.__table__), pending)
         db.info.setdefault(_WRITTEN, []).extend(pending)
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway import money
 from gateway.catalog import product_for, quantity_problem
+from gateway.limits import check_rows
 from gateway.models import Buyer, CartLine, Product, PunchoutSession, User, utcnow
 from gateway.ranges import MAX_QUANTITY
 from gateway.sessions.events import record
@@ -51,6 +52,15 @@ def new_aux_id() -> str:
     return f"PG-{secrets.token_hex(8)}"
 
 
+# Built once: constructing a statement costs more than executing it here.
+_INSERT_SESSION = insert(PunchoutSession.__table__).returning(PunchoutSession.__table__.c.id)
+_HAS_SAVED = (
+    select(PunchoutSession.id)
+    .where(PunchoutSession.user_id == bindparam("user_id"), PunchoutSession.status == "saved")
+    .limit(1)
+)
+
+
 @dataclass(frozen=True)
 class Opened:
     session: PunchoutSession
@@ -75,7 +85,7 @@ def open_session(
 ) -> Opened:
     token = new_token()
     now = utcnow()
-    session = PunchoutSession(
+    values = dict(
         buyer_id=buyer.id,
         user_id=user.id if user else None,
         protocol=protocol,
@@ -89,10 +99,20 @@ def open_session(
         details=details or {},
         start_token_hash=hash_token(token),
         start_token_expires_at=now + timedelta(seconds=token_ttl),
+        session_token_hash=None,
         created_at=now,
+        started_at=None,
+        expires_at=None,
+        transferred_at=None,
     )
+    # A Core INSERT ... RETURNING instead of an ORM flush (the hot path of every
+    # setup request); the object is then attached as the row it now is, every
+    # column known, so reading it costs no further query.
+    check_rows(PunchoutSession, [values])
+    session_id = db.connection().execute(_INSERT_SESSION, values).scalar_one()
+    session = PunchoutSession(id=session_id, **values)
+    make_transient_to_detached(session)
     db.add(session)
-    db.flush()
     # Not for calls answered without a page (OCI VALIDATE, BACKGROUND_SEARCH): the
     # user would never see the agent's cart before it went back.
     if load_saved and operation == "create" and user is not None:
@@ -116,9 +136,10 @@ def load_saved_cart(db: Session, session: PunchoutSession) -> None:
     Prices are taken again from today's catalog and contract: the user
     transfers what they would pay now, not what the agent saw.
     """
-    saved = saved_cart(db, session.user_id)
-    if saved is None:
+    # The common case, no saved cart, is answered by one index lookup, not an ORM load.
+    if not db.connection().scalar(_HAS_SAVED, {"user_id": session.user_id}):
         return
+    saved = saved_cart(db, session.user_id)
     agent = (saved.details.get("on_behalf") or {}).get("agent", "a support agent")
     dropped, repriced = [], []
     for line in saved.lines:

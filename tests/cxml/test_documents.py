@@ -65,6 +65,24 @@ def test_responses_are_valid(version, dtd):
         assert dtd.validate(doc) == []
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_precompiled_setup_answer_is_the_built_one(version, dtd):
+    url = 'https://gw.example/punchout/start/a-b_c?x=1&y="2"<3>'
+    built = d.response(200, version=version, body=d.setup_response(url))
+    fast = d.setup_answer(url, version=version)
+    root = parse(built).root
+    expected = built.replace(root.get("payloadID").encode(), b"P").replace(
+        root.get("timestamp").encode(), b"T"
+    )
+    fast_root = parse(fast).root
+    actual = fast.replace(fast_root.get("payloadID").encode(), b"P").replace(
+        fast_root.get("timestamp").encode(), b"T"
+    )
+    assert actual == expected
+    assert dtd.validate(fast) == []
+    assert fast_root.findtext("Response/PunchOutSetupResponse/StartPage/URL") == url
+
+
 def test_money_formatting():
     assert [d.money(Decimal(v)) for v in ("1", "1.5", "0.3333", "12.90", "1E+3")] == [
         "1.00",

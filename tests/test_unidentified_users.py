@@ -12,7 +12,8 @@ from tests.documents import setup_request, status
 def sessions_and_users(gateway):
     with gateway.db.transaction() as db:
         users = {u.id: u.unique_name for u in db.scalars(select(User))}
-        return [users.get(s.user_id) for s in db.scalars(select(PunchoutSession))], users
+        sessions = db.scalars(select(PunchoutSession).order_by(PunchoutSession.id))
+        return [users.get(s.user_id) for s in sessions], users
 
 
 def test_only_a_buyer_cookie_gets_the_logins_generic_user(client, demo):
@@ -24,7 +25,9 @@ def test_only_a_buyer_cookie_gets_the_logins_generic_user(client, demo):
     assert owners == ["generic:NetworkID/AN01000000001"] * 2
     assert len(users) == 1  # one generic user per login, not one per request
     with demo.db.transaction() as db:
-        messages = list(db.scalars(select(Event.message).where(Event.kind == "user.generic")))
+        messages = list(
+            db.scalars(select(Event.message).where(Event.kind == "user.generic").order_by(Event.id))
+        )
     assert len(messages) == 2 and "(created)" in messages[0]
     assert "generic user 'generic:NetworkID/AN01000000001'" in messages[1]
 

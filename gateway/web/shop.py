@@ -91,7 +91,7 @@ def index():
     if sort not in SORTS:
         sort = "relevance"
     try:
-        page = min(max(1, int(request.args.get("page", 1))), 1000)
+        page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page = 1
     if page > MAX_PAGE:

@@ -164,8 +164,14 @@ class _Lines:
         while location:
             if location in self.at:
                 return self.at[location]
-            location = re.sub(r"(\[\d+\]|\.[^.\[]+)$", "", location)
+            parent = _LAST_PART.sub("", location)
+            if parent == location:  # a top-level name the file never wrote
+                return None
+            location = parent
         return None
+
+
+_LAST_PART = re.compile(r"(\[\d+\]|\.[^.\[]+)$")
 
 
 class Scope:

@@ -104,3 +104,10 @@ def test_loopback_http_and_order_only_buyers_are_fine():
 def test_a_wrong_type_is_one_problem_not_a_crash():
     text = buyer("[buyer.oci]\nusername = 'u'\npassword = 'long-enough-pw'\ndecimals = 'two'\n")
     assert [p.key for p in check_config(text, env={}).errors] == ["buyer.oci.decimals"]
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", 'x = 1\n', "[[buyer]]\n"])
+def test_a_file_without_a_supplier_says_so(text):
+    # Found by the property test: a problem on a table the file never wrote used to loop.
+    config = check_config(text, env={})
+    assert any(p.key.startswith("supplier") for p in config.errors)

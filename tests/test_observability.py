@@ -228,6 +228,12 @@ def test_credentials_are_blanked_in_the_environ_the_server_logs_from(app, demo, 
         assert "renamed-field-secret-1" not in environ[key]
         assert "tok-abcdefgh1234" not in environ[key]
         assert "USERNAME=acme_srm" in environ[key]
+    # The request log support reads masks the renamed field as well.
+    with app.extensions["punchgate"].db.transaction() as db:
+        from gateway.models import InboundRequest
+
+        row = db.query(InboundRequest).order_by(InboundRequest.id.desc()).first()
+        assert row is not None and "KENNWORT=[redacted]" in (row.document or "")
 
     environ = EnvironBuilder(path="/punchout/start/start-token-abcdef123").get_environ()
     b"".join(app.wsgi_app(environ, lambda *args: None))

@@ -16,7 +16,6 @@ import uuid
 from decimal import Decimal
 from urllib.parse import quote_plus
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -166,10 +165,6 @@ def test_oci_call_parser_refuses_or_parses_anything(pairs):
     assert call.quantity is None or Decimal(0) < call.quantity <= Decimal(1_000_000)
 
 
-@pytest.mark.skip(
-    reason="hangs since the buyer file moved to provisioning/buyer_file.py (issue 15); "
-    "the input that stalls the validator is still to be found (issue 12 follow-up)"
-)
 @given(st.text(max_size=500))
 def test_buyer_file_parser_refuses_or_parses_anything(text):
     with contextlib.suppress(ConfigError):

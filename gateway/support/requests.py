@@ -119,9 +119,17 @@ def mask_secrets(value):
     return value
 
 
-def redact_pairs(pairs: list[tuple[str, str]]) -> str:
-    """Form or query fields one per line, secret ones (password, token, session) masked."""
-    return "\n".join(f"{k}={REDACTED if _secret_name(k) else v}" for k, v in pairs)
+def redact_pairs(pairs: list[tuple[str, str]], secret_names: set[str] = frozenset()) -> str:
+    """Form or query fields one per line, secret ones (password, token, session) masked.
+
+    ``secret_names`` adds field names a buyer's configuration marks as secret.
+    """
+    extra = {n.casefold().lstrip("~") for n in secret_names}
+
+    def secret(name: str) -> bool:
+        return _secret_name(name) or name.casefold().lstrip("~") in extra
+
+    return "\n".join(f"{k}={REDACTED if secret(k) else v}" for k, v in pairs)
 
 
 def redact_json(value) -> str:

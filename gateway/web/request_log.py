@@ -56,12 +56,14 @@ def _path_buyer(path: str) -> str | None:
     return None
 
 
-def _document(note: request_log.RequestNote) -> str | None:
+def _document(note: request_log.RequestNote, buyer: Buyer | None) -> str | None:
     if note.channel == "cxml":
         return request_log.redact_cxml(note.body) if note.body else None
     if note.channel == "oci":
         pairs = list(request.args.items(multi=True)) + list(request.form.items(multi=True))
-        return request_log.redact_pairs(pairs)
+        # A buyer whose SAP system renamed PASSWORD (KENNWORT, say) says so in its config.
+        oci = (buyer.settings.get("oci") or {}) if buyer is not None else {}
+        return request_log.redact_pairs(pairs, set(oci.get("password_fields") or ()))
     if note.channel == "session_api":
         data = request.get_json(silent=True)
         if data is None and request.form:
@@ -89,11 +91,12 @@ def _record(response: Response) -> None:
     size = request.content_length or (len(note.body) if note.body else 0)
     gateway = current_gateway()
     with gateway.db.transaction() as db:
-        if note.buyer_id is None and note.channel in ("oci", "sync_api"):
-            named = _path_buyer(request.path)
-            if named and db.get(Buyer, named[:64]) is not None:
+        named = _path_buyer(request.path) if note.channel in ("oci", "sync_api") else None
+        buyer = db.get(Buyer, named[:64]) if named else None
+        if note.buyer_id is None and named:
+            if buyer is not None:
                 note.buyer_id = named
-            elif named and note.sender is None:
+            elif note.sender is None:
                 note.sender = named[:300]
         request_log.save(
             db,
@@ -102,7 +105,7 @@ def _record(response: Response) -> None:
             path=request.path,
             http_status=response.status_code,
             size=size,
-            document=_document(note),
+            document=_document(note, buyer),
         )
 
 

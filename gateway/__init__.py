@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.demo:
         app.register_blueprint(demo.bp)
     errors.register(app)
-    headers.register(app)
+    headers.register(app, settings.image_sources)
     observability.install(app)
     request_log.register(app)
     return app

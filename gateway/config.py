@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,22 @@ def check_database_url(url: str) -> None:
             f"PUNCHGATE_DATABASE_URL scheme {scheme!r} is not supported; use "
             + ("postgresql+psycopg://" if scheme.startswith("postgres") else example)
         )
+
+
+# A CSP source: a scheme ("https:") or an origin ("https://img.example:8443"),
+# nothing that could end the directive or add a header.
+_CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:(//[A-Za-z0-9.*-]+(:(\d{1,5}|\*))?)?")
+
+
+def _image_sources(value: str) -> tuple[str, ...]:
+    sources = tuple(s for s in re.split(r"[\s,]+", value.strip()) if s)
+    bad = [s for s in sources if not _CSP_SOURCE.fullmatch(s)]
+    if bad:
+        raise ConfigError(
+            f"PUNCHGATE_IMAGE_SOURCES: {bad[0]!r} is not a scheme (https:) or an origin "
+            "(https://images.example.com)"
+        )
+    return sources
 
 
 def _instance_dir() -> Path:
@@ -112,6 +129,8 @@ class Settings:
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = None
     db_pool_size: int = 5
+    # Where product images may load from (Content-Security-Policy img-src sources).
+    image_sources: tuple[str, ...] = ("https:",)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -166,6 +185,7 @@ class Settings:
             alert_webhook_url=get("ALERT_WEBHOOK_URL") or None,
             alert_webhook_secret=get("ALERT_WEBHOOK_SECRET") or None,
             db_pool_size=int(get("DB_POOL_SIZE", 5)),
+            image_sources=_image_sources(get("IMAGE_SOURCES", "https:")),
         )
         values.update(overrides)
         if values["database_url"].startswith("sqlite:///"):

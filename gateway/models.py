@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     or_,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
@@ -342,6 +343,16 @@ class Event(Base):
         Index("ix_events_session", "session_id", "id"),
         Index("ix_events_buyer_at", "buyer_id", "at"),
         Index("ix_events_request_id", "request_id"),
+        # The buyer page's "last profile fixes and refusals": rare rows among millions of
+        # events, so a partial index keeps the lookup a probe (and costs other inserts
+        # nothing but the predicate).
+        Index(
+            "ix_events_profile",
+            "buyer_id",
+            "id",
+            sqlite_where=text("kind LIKE 'profile.%'"),
+            postgresql_where=text("kind LIKE 'profile.%'"),
+        ),
     )
 
 

@@ -33,6 +33,22 @@ def test_storefront_may_be_framed_only_by_the_buyers_return_origins(client, demo
         "'self' http://127.0.0.1:8000 http://127.0.0.1:9000 http://localhost:9000"
     )
     assert policy["script-src"] == "'self'" and policy["object-src"] == "'none'"
+    # Product pictures come from the supplier's own image hosts (https by default).
+    assert policy["img-src"] == "'self' data: https:"
+
+
+def test_image_sources_are_configurable_and_checked():
+    from gateway.config import ConfigError, Settings
+
+    env = {"PUNCHGATE_DATABASE_URL": "sqlite://", "PUNCHGATE_SECRET_KEY": "k" * 32}
+    settings = Settings.from_env({**env, "PUNCHGATE_IMAGE_SOURCES": "https://cdn.example, data:"})
+    assert settings.image_sources == ("https://cdn.example", "data:")
+    app = create_app(settings)
+    policy = csp(app.test_client().get("/support/login"))
+    assert policy["img-src"] == "'self' data: https://cdn.example data:"
+    for bad in ("https://x.example; script-src *", "'unsafe-inline'", "https://a\r\nX: y"):
+        with pytest.raises(ConfigError, match="PUNCHGATE_IMAGE_SOURCES"):
+            Settings.from_env({**env, "PUNCHGATE_IMAGE_SOURCES": bad})
 
 
 def test_the_transfer_page_is_not_cached_and_names_no_referrer(client, demo):

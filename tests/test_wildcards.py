@@ -70,3 +70,48 @@ def test_console_session_filters(people):
     assert cookies(people, q="*@x.example") == ["COOKIE_0", "COOKIE_1", "COOKIE_2"]
     assert cookies(people, user="a_b@*") == ["COOKIE_0"]
     assert cookies(people, user="a%b@*") == []
+
+
+def test_console_order_and_request_searches(people):
+    from gateway.models import InboundRequest, Order
+    from gateway.support import orders, requests
+
+    with people.db.transaction() as db:
+        for n, po in enumerate(["4500012345", "4500012346", "45000_2347", "9900000001"]):
+            db.add(
+                Order(
+                    buyer_id="acme",
+                    order_id=po,
+                    payload_id=f"pl-{po}@buyer.example",
+                    body_sha256=f"{n:064d}",
+                )
+            )
+            db.add(
+                InboundRequest(
+                    request_id=f"req-{po}",
+                    channel="cxml",
+                    method="POST",
+                    path="/cxml",
+                    payload_id=f"pl-{po}@buyer.example",
+                    http_status=200,
+                )
+            )
+
+    def pos(q):
+        with people.db.transaction() as db:
+            rows, _ = orders.list_orders(db, orders.OrderFilter(q=q))
+            return sorted(o.order_id for o in rows)
+
+    def reqs(q):
+        with people.db.transaction() as db:
+            rows, _ = requests.list_requests(db, requests.RequestFilter(q=q))
+            return sorted(r.request_id for r in rows)
+
+    assert pos("4500012345") == ["4500012345"]
+    assert pos("450001*") == ["4500012345", "4500012346"]
+    assert pos("45000_*") == ["45000_2347"]  # _ is itself
+    assert pos("4500%") == []
+    assert len(pos("*")) == 4
+    assert reqs("req-450001*") == ["req-4500012345", "req-4500012346"]
+    assert reqs("pl-9900*") == ["req-9900000001"]
+    assert reqs("req-4500%") == []

@@ -310,6 +310,13 @@ def _general_copy(path: Path, tmp: Path, hook_field: str) -> Path:
     return copy
 
 
+# A certification that sent no line checked nothing: it must not pass.
+NOTHING_SENT = (
+    "no line was sent: the catalog is empty (load it with `punchgate catalog load FILE`)"
+)
+NO_DTD = "DTD not checked (set PUNCHGATE_CXML_DTD_DIR to the official cXML DTDs)"
+
+
 def _cart_skus(isolated, buyer_id: str) -> list[str]:
     with isolated.db.transaction() as db:
         return list(db.scalars(select(Product.sku).order_by(Product.sku).limit(CART_LIMIT)))
@@ -325,7 +332,10 @@ def _cart_cxml(isolated, creds, rules: CartRules, snap: dict) -> Check:
     from gateway.simulator import setup_request
     from gateway.xml import parse
 
-    name = "cart over cXML: every catalog product, checked against the profile and the DTD"
+    dtd_dir = isolated.settings.cxml_dtd_dir
+    name = "cart over cXML: every catalog product, checked against the profile" + (
+        " and the DTD" if dtd_dir else ""
+    )
     answer = inbound.handle(isolated, setup_request(creds, creds.return_url, "check@buyer.example"))
     root = parse(answer.body).root
     status = root.find("Response/Status")
@@ -342,7 +352,6 @@ def _cart_cxml(isolated, creds, rules: CartRules, snap: dict) -> Check:
         else values["cxml-urlencoded"].encode("utf-8")
     )
     problems = []
-    dtd_dir = isolated.settings.cxml_dtd_dir
     if dtd_dir:
         problems += [f"DTD: {e}" for e in DtdCatalog(dtd_dir).validate(document)]
     items = list(parse(document).root.iter("ItemIn"))
@@ -356,8 +365,10 @@ def _cart_cxml(isolated, creds, rules: CartRules, snap: dict) -> Check:
         for scheme in rules.schemes:
             if not domains.get(codes.domain_of(scheme)):
                 problems.append(f"line {n}: no {scheme} Classification")
-    detail = f"{len(items)} line(s) sent" + (
-        f" as cXML {parse(document).root.get('version')}, DTD checked" if dtd_dir else ""
+    if not items:
+        problems.append(NOTHING_SENT)
+    detail = f"{len(items)} line(s) sent as cXML {parse(document).root.get('version')}, " + (
+        "DTD checked" if dtd_dir else NO_DTD
     )
     return Check(name, not problems, "\n".join(problems) or detail)
 
@@ -382,7 +393,7 @@ def _cart_oci(isolated, login, rules: CartRules, snap: dict) -> Check:
     if isinstance(form, str):
         return Check(name, False, form)
     items = parse_new_item_fields(form.fields)
-    problems = []
+    problems = [] if items else [NOTHING_SENT]
     for n, item in enumerate(items, start=1):
         problems += _line_rules(
             rules, n, item.get("VENDORMAT", ""), item.get("UNIT", ""), item.get("CURRENCY", "")

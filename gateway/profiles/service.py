@@ -80,6 +80,8 @@ def recent_outcomes(db: Session, buyer_id: str, limit: int = 20) -> list[Event]:
             select(Event)
             .where(
                 Event.buyer_id == buyer_id,
+                # The partial index's own predicate, so both databases' planners use it.
+                Event.kind.like("profile.%"),
                 Event.kind.in_(("profile.fix", "profile.refused", "profile.dropped")),
             )
             .order_by(Event.id.desc())

@@ -4,7 +4,9 @@
 - a replaced secret still in use that stops working within a few days;
 - deliveries dead-lettered by the outbox;
 - orders held for approval or rejected;
-- carts transferred but not ordered past the buyer's usual lag (leakage).
+- carts transferred but not ordered past the buyer's usual lag (leakage);
+- carts the buyer's system probably dropped: the same user punched out again within
+  minutes of the transfer, and no order came (Coupa and D365 drop carts silently).
 
 Computed on demand from indexed queries (the dashboard strip, the alerts page,
 ``punchgate alerts --json``); ``notify`` queues each new alert once for the optional
@@ -232,6 +234,36 @@ def _leaking(db: Session, now: datetime) -> list[Alert]:
     return found
 
 
+REPUNCH_WINDOW = timedelta(days=1)
+
+
+def _repunched(db: Session, now: datetime) -> list[Alert]:
+    from gateway.sessions.lost_carts import lost_carts
+
+    carts = [
+        c
+        for c in lost_carts(db, now=now, lookback_days=REPUNCH_WINDOW.days)
+        if c.reason == "repunchout"
+    ]
+    by_buyer: dict[str, list] = {}
+    for cart in carts:
+        by_buyer.setdefault(cart.buyer_id, []).append(cart)
+    return [
+        Alert(
+            "carts_dropped",
+            "warning",
+            buyer_id,
+            len(found),
+            f"{len(found)} carts from {buyer_id} in the last 24 h were followed by a new "
+            "punchout of the same user within minutes and no order: the buyer's system "
+            "probably dropped them (the session page has the exact document for their admin)",
+            f"/support/sessions/{found[0].session_id}",
+            f"carts_dropped:{buyer_id}:{found[0].session_id}",
+        )
+        for buyer_id, found in sorted(by_buyer.items())
+    ]
+
+
 def current(db: Session, thresholds: Thresholds, now: datetime | None = None) -> list[Alert]:
     """Every alert in force, critical ones first."""
     now = now or utcnow()
@@ -241,6 +273,7 @@ def current(db: Session, thresholds: Thresholds, now: datetime | None = None) ->
         *_secrets(db, thresholds, now),
         *_held(db, now),
         *_leaking(db, now),
+        *_repunched(db, now),
     ]
     return sorted(found, key=lambda a: (a.severity != "critical", a.kind, a.buyer or ""))
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway import money
+from gateway import money, wildcards
 from gateway.marketplace.events import TRANSITIONS
 from gateway.models import Order, OrderLine, OutboxMessage, PunchoutSession, User
 
@@ -45,11 +45,20 @@ def _matching(db: Session, f: OrderFilter):
         stmt = stmt.where(Order.buyer_id == f.buyer)
     if f.status:
         stmt = stmt.where(Order.status == f.status)
-    if f.q:
+    if f.q and not wildcards.matches_everything(f.q):
         term = f.q.strip()
         # Users first, then their sessions: each branch of the OR stays on an index.
-        found = [Order.order_id == term, Order.payload_id == term]
-        users = db.scalars(select(User.id).where(User.email == term.lower()).limit(100)).all()
+        if wildcards.has_wildcard(term):
+            # SAP's "*" (the agent types "4500*"); "%" and "_" stay literal.
+            found = [
+                wildcards.like(Order.order_id, term, fold_case=False),
+                wildcards.like(Order.payload_id, term, fold_case=False),
+            ]
+            user_match = wildcards.like(User.email, term)
+        else:
+            found = [Order.order_id == term, Order.payload_id == term]
+            user_match = User.email == term.lower()
+        users = db.scalars(select(User.id).where(user_match).limit(100)).all()
         if users:
             sessions = db.scalars(
                 select(PunchoutSession.id).where(PunchoutSession.user_id.in_(users)).limit(1000)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, defer
 
+from gateway import wildcards
 from gateway.models import Event, InboundRequest, Order, PunchoutSession, utcnow
 from gateway.sessions.events import REDACTED, redact_document
 
@@ -271,15 +272,25 @@ def list_requests(
         if last is None:
             return [], None
         stmt = stmt.where(InboundRequest.id <= last)
-    if f.q:
+    if f.q and not wildcards.matches_everything(f.q):
         term = f.q.strip()
-        stmt = stmt.where(
-            or_(
-                InboundRequest.request_id == term,
-                InboundRequest.payload_id == term,
-                InboundRequest.user_email == term.lower(),
+        if wildcards.has_wildcard(term):
+            # SAP's "*" (the agent types "4500*"); "%" and "_" stay literal.
+            stmt = stmt.where(
+                or_(
+                    wildcards.like(InboundRequest.request_id, term, fold_case=False),
+                    wildcards.like(InboundRequest.payload_id, term, fold_case=False),
+                    wildcards.like(InboundRequest.user_email, term),
+                )
             )
-        )
+        else:
+            stmt = stmt.where(
+                or_(
+                    InboundRequest.request_id == term,
+                    InboundRequest.payload_id == term,
+                    InboundRequest.user_email == term.lower(),
+                )
+            )
     if f.before:
         stmt = stmt.where(InboundRequest.id < f.before)
     rows = list(db.scalars(stmt.order_by(InboundRequest.id.desc()).limit(limit + 1)))

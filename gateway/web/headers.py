@@ -2,6 +2,8 @@
 
 - ``Content-Security-Policy`` on every HTML page: scripts and styles only from
   the gateway's own static files (templates carry no inline script or style);
+  product images also from ``PUNCHGATE_IMAGE_SOURCES`` (any https origin by default:
+  suppliers' catalogs point at their own image hosts and CDNs);
   ``frame-ancestors`` lets a storefront be framed only by the buyer's own
   procurement system (Ariba and Coupa frame the punchout), the origins of its
   allowed return URLs, and the support console by nobody.
@@ -17,10 +19,13 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 
-BASE_POLICY = (
-    "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
-    "base-uri 'none'; object-src 'none'"
-)
+
+def base_policy(image_sources: tuple[str, ...]) -> str:
+    images = " ".join(("'self'", "data:", *image_sources))
+    return (
+        f"default-src 'self'; img-src {images}; script-src 'self'; style-src 'self'; "
+        "base-uri 'none'; object-src 'none'"
+    )
 
 
 def allow_framing_by(prefixes: list[str]) -> None:
@@ -42,7 +47,9 @@ def _frame_ancestors() -> str:
     return " ".join(g.get("frame_ancestors") or ["'self'"])
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, image_sources: tuple[str, ...] = ("https:",)) -> None:
+    policy = base_policy(image_sources)
+
     @app.after_request
     def security_headers(response):
         headers = response.headers
@@ -52,7 +59,7 @@ def register(app: Flask) -> None:
             headers.setdefault("Cache-Control", "no-store")
         if response.mimetype == "text/html":
             headers.setdefault(
-                "Content-Security-Policy", f"{BASE_POLICY}; frame-ancestors {_frame_ancestors()}"
+                "Content-Security-Policy", f"{policy}; frame-ancestors {_frame_ancestors()}"
             )
             if request.blueprint == "support":
                 headers.setdefault("X-Frame-Options", "DENY")

@@ -25,7 +25,7 @@ from gateway.models import Agent, OutboxMessage, PunchoutSession, utcnow
 from gateway.profiles.service import profile_summary
 from gateway.ranges import INT_MAX
 from gateway.sessions.events import record
-from gateway.sessions.lost_carts import cart_document, lost_carts
+from gateway.sessions.lost_carts import cart_document, lost_cart
 from gateway.support import accounts, alerts, on_behalf, queries
 from gateway.web import current_gateway
 
@@ -226,14 +226,7 @@ def session_page(session_id: int):
             "support/session.html",
             profile=profile_summary(session_.buyer),
             profile_events=[e for e in detail["events"] if e.kind.startswith("profile.")],
-            lost=next(
-                (
-                    c
-                    for c in lost_carts(db, buyer_id=session_.buyer_id)
-                    if c.session_id == session_id
-                ),
-                None,
-            ),
+            lost=lost_cart(db, session_),
             has_document=cart_document(db, session_id) is not None,
             **detail,
         )

@@ -9,6 +9,7 @@ from flask import Response, abort, g, redirect, render_template, request, url_fo
 from sqlalchemy import select
 
 from gateway.models import Agent, Buyer, User
+from gateway.profiles.service import profile_summary, recent_outcomes
 from gateway.support import accounts, alerts, buyers, queries, search, users
 from gateway.support import orders as order_search
 from gateway.support import requests as request_log
@@ -167,6 +168,8 @@ def buyer_page(buyer_id: str):
         page = render_template(
             "support/buyer.html",
             **buyers.buyer_page(db, buyer.id),
+            profile=profile_summary(buyer),
+            profile_events=recent_outcomes(db, buyer.id),
             roles=users.known_roles(buyer),
             can_manage=g.agent.role == "admin",
         )

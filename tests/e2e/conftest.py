@@ -7,11 +7,13 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -28,6 +30,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x2a\x7a\xb8" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+PIXEL_PNG = _png(8, 8)
 
 
 class ReturnListener:
@@ -51,6 +71,17 @@ class ReturnListener:
                 self.send_header("Content-Length", str(len(page)))
                 self.end_headers()
                 self.wfile.write(page)
+
+            def do_GET(self):
+                # Plays the supplier's image host as well (product pictures).
+                if not self.path.startswith("/img/"):
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PIXEL_PNG)))
+                self.end_headers()
+                self.wfile.write(PIXEL_PNG)
 
             def log_message(self, *args):
                 pass
@@ -98,6 +129,8 @@ def live_server(database_url, tmp_path, app):
         "PUNCHGATE_SECRET_KEY": SECRET_KEY,
         "PUNCHGATE_BASE_URL": f"http://127.0.0.1:{port}",
         "PUNCHGATE_INSTANCE_DIR": str(tmp_path / "instance"),
+        # Product pictures from the test's image host on loopback, besides https.
+        "PUNCHGATE_IMAGE_SOURCES": "https: http://127.0.0.1:*",
     }
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(

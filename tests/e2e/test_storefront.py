@@ -58,3 +58,31 @@ def test_search_and_cart(browser, live_server, listener, demo_buyers, width):
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     screenshot(page, f"storefront-cart-{width}")
     context.close()
+
+
+def test_product_pictures_load_from_the_supplier_image_host(
+    browser, live_server, listener, demo_buyers
+):
+    from gateway.catalog.loader import load, read
+
+    csv = (
+        "sku,description,unit_price,currency,uom,image_url,category\n"
+        f"PIC-9,Picture test gloves,3.00,USD,PR,{listener.url('/img/pic-9.png')},Safety\n"
+    )
+    with demo_buyers.db.transaction() as db:
+        load(db, read(csv.encode()))
+    start = post_setup(
+        live_server, setup_request(cookie="e2e-pic", return_url=listener.url("/punchout/return"))
+    )
+    page = browser.new_page()
+    page.goto(f"{start}")
+    page.locator("input[name=q]").fill("picture test")
+    page.keyboard.press("Enter")
+    image = page.locator('.card[data-sku="PIC-9"] img')
+    image.wait_for()
+    # Decoded, not blocked by the page's Content-Security-Policy nor broken.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    assert page.evaluate("img => img.naturalWidth", image.element_handle()) == 8
+    page.close()

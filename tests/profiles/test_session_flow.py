@@ -148,6 +148,14 @@ def test_support_sees_the_fixes_and_refusals(client, agents, gateway, tmp_path):
     assert "Fixed: line 1 (NW-6002): unit PK sent as EA" in page
     assert "Held: cart held: 1 problem(s) for the coupa profile" in page
     assert "overridden: unit_map, units" in page
+    # The buyer page shows the profile in force and the same outcomes, linked to the session.
+    buyer_page = html.fromstring(client.get("/support/buyers/acme").data)
+    in_force = buyer_page.get_element_by_id("profile-in-force").text_content()
+    assert in_force.startswith("coupa (Coupa)") and "overridden: unit_map, units" in in_force
+    outcomes = [li.text_content() for li in buyer_page.get_element_by_id("profile-events")]
+    assert "Held: cart held: 1 problem(s) for the coupa profile" in outcomes[0]
+    assert "Fixed: line 1 (NW-6002): unit PK sent as EA" in outcomes[1]
+    assert f"session #{session_id}" in outcomes[1]
 
 
 def test_srm7_validate_without_hook_url_is_answered_directly(client, demo, gateway, tmp_path):

@@ -78,6 +78,23 @@ def test_carts_transferred_but_never_ordered(client, demo):
     assert kinds(demo) == ["carts_leaking"]
 
 
+def test_a_cart_dropped_by_the_buyer_system_is_an_alert(client, demo):
+    transferred_cart(client, [("NW-1001", 1)], cookie="first")
+    assert "carts_dropped" not in kinds(demo)
+    open_session(client, cookie="second")  # the same user is back within minutes
+    with demo.db.transaction() as db:
+        (alert,) = [a for a in alerts.current(db, alerts.Thresholds()) if a.kind == "carts_dropped"]
+        first = db.scalars(
+            select(PunchoutSession).where(PunchoutSession.buyer_cookie == "first")
+        ).one()
+    assert alert.buyer == "acme" and alert.count == 1
+    assert alert.link == f"/support/sessions/{first.id}" and "probably dropped" in alert.message
+    # An order for the cart clears it.
+    with demo.db.transaction() as db:
+        db.get(PunchoutSession, first.id).status = "ordered"
+    assert "carts_dropped" not in kinds(demo)
+
+
 def test_alerts_page_and_dashboard_strip(client, agents):
     for n in range(5):
         refused_punchout(client, cookie=f"s{n}")

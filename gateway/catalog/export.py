@@ -5,13 +5,20 @@ price as CIF's Market Price. ``level2`` adds each item's punchout URL (Ariba
 Level 2: PunchOut Enabled, the setup URL in Supplier URL; Ariba then sends a
 PunchOutSetupRequest with the item as SelectedItem). ``test`` writes the
 supplier's test identity (Ariba: the ANID with ``-T``).
+
+Each row is shaped by the buyer's profile as its carts are (``gateway.profiles``):
+units through its unit map, UNSPSC codes from its category map or default code,
+fields cut where its profile cuts them. Rows its system would refuse (no UNSPSC
+code, a unit it has not enabled) are written and reported in ``warnings``.
 """
 
 from __future__ import annotations
 
 import csv as stdcsv
 import io
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +26,8 @@ from sqlalchemy.orm import Session
 from gateway import money
 from gateway.catalog.products import PricedProduct, priced
 from gateway.models import Buyer, Product, Supplier
+from gateway.profiles import codes
+from gateway.profiles.preflight import Line, check
 
 CIF_FIELDS = (
     "Supplier ID",
@@ -58,8 +67,21 @@ class ExportError(ValueError):
     """The export cannot be written (unknown buyer, no supplier identity)."""
 
 
-def _items(db: Session, buyer_id: str) -> list[PricedProduct]:
-    if db.get(Buyer, buyer_id) is None:
+@dataclass(frozen=True)
+class Row:
+    """A product at the buyer's price, shaped by the buyer's profile."""
+
+    item: PricedProduct
+    description: str
+    uom: str
+    unspsc: str
+
+
+def _items(db: Session, buyer_id: str, warnings: list[str] | None) -> list[Row]:
+    from gateway.profiles.service import rules_of
+
+    buyer = db.get(Buyer, buyer_id)
+    if buyer is None:
         raise ExportError(f"buyer {buyer_id!r} is not loaded")
     products = list(
         db.scalars(select(Product).where(Product.retired_at.is_(None)).order_by(Product.sku))
@@ -67,7 +89,50 @@ def _items(db: Session, buyer_id: str) -> list[PricedProduct]:
     items: list[PricedProduct] = []
     for start in range(0, len(products), 1000):
         items += priced(db, buyer_id, products[start : start + 1000])
-    return items
+    rules = rules_of(buyer)
+    outcome = check(
+        [
+            Line(
+                position=n,
+                sku=i.product.sku,
+                description=i.product.description,
+                quantity=Decimal(1),
+                unit_price=i.price,
+                currency=i.product.currency,
+                uom=i.product.uom,
+                unspsc=i.product.unspsc,
+                category=i.product.category,
+                manufacturer=i.product.manufacturer,
+                manufacturer_part_id=i.product.manufacturer_part_id,
+                lead_time_days=i.product.lead_time_days,
+                list_price=i.list_price,
+                contract_price=i.contract_price,
+            )
+            for n, i in enumerate(items, start=1)
+        ],
+        rules,
+        buyer.name,
+    )
+    rows = [
+        # The catalog's own unit through the buyer's map: a pack price stays per pack here.
+        Row(
+            item,
+            shaped.line.description,
+            rules.unit_map.get(item.product.uom, item.product.uom),
+            shaped.code(codes.UNSPSC),
+        )
+        for item, shaped in zip(items, outcome.lines, strict=True)
+    ]
+    if warnings is not None:
+        uncoded = [r.item.product.sku for r in rows if not r.unspsc]
+        if uncoded:
+            warnings.append(
+                f"{len(uncoded)} row(s) have no UNSPSC code, which Ariba and Jaggaer need: "
+                f"{', '.join(uncoded[:10])}{' …' if len(uncoded) > 10 else ''} (give the products "
+                "one, or map their categories in [buyer.cart] category_codes / default_codes)"
+            )
+        warnings += [f"{p.sku}: {p.message}" for p in outcome.problems if p.rule != "schemes"]
+    return rows
 
 
 def _supplier_identity(db: Session) -> tuple[str, str]:
@@ -92,13 +157,14 @@ def cif(
     level2: bool = False,
     punchout_url: str = "",
     now: datetime | None = None,
+    warnings: list[str] | None = None,
 ) -> str:
-    """A CIF 3.0 file of the live catalog at this buyer's prices."""
+    """A CIF 3.0 file of the live catalog at this buyer's prices (problems in ``warnings``)."""
     domain, identity = _supplier_identity(db)
     if test and not identity.endswith("-T"):
         identity += "-T"
-    items = _items(db, buyer_id)
-    currencies = sorted({i.product.currency for i in items}) or ["USD"]
+    items = _items(db, buyer_id, warnings)
+    currencies = sorted({i.item.product.currency for i in items}) or ["USD"]
     fields = CIF_FIELDS + (LEVEL2_FIELDS if level2 else ())
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S")
     out = io.StringIO(newline="")
@@ -117,22 +183,22 @@ def cif(
         "DATA\r\n"
     )
     writer = stdcsv.writer(out, lineterminator="\r\n", quoting=stdcsv.QUOTE_MINIMAL)
-    for item in items:
-        p = item.product
+    for shaped in items:
+        item, p = shaped.item, shaped.item.product
         row = [
             identity,
             p.sku,
             p.manufacturer_part_id,
-            p.description,
-            p.unspsc,
+            shaped.description,
+            shaped.unspsc,
             money.amount(item.price),
-            p.uom,
+            shaped.uom,
             p.lead_time_days,
             p.manufacturer,
             punchout_url if level2 else "",
             money.amount(item.list_price),
             p.currency,
-            p.description[:50],
+            shaped.description[:50],
             p.image_url,
             p.keywords,
         ]
@@ -143,24 +209,31 @@ def cif(
     return out.getvalue()
 
 
-def jaggaer_csv(db: Session, buyer_id: str, *, level2: bool = False, punchout_url: str = "") -> str:
+def jaggaer_csv(
+    db: Session,
+    buyer_id: str,
+    *,
+    level2: bool = False,
+    punchout_url: str = "",
+    warnings: list[str] | None = None,
+) -> str:
     """The CSV product file for Jaggaer (Level 2 adds the punchout URL per item)."""
     fields = JAGGAER_FIELDS + (("Level 2 PunchOut URL",) if level2 else ())
     out = io.StringIO(newline="")
     writer = stdcsv.writer(out, lineterminator="\r\n")
     writer.writerow(fields)
-    for item in _items(db, buyer_id):
-        p = item.product
+    for shaped in _items(db, buyer_id, warnings):
+        item, p = shaped.item, shaped.item.product
         row = [
             p.sku,
-            p.description,
+            shaped.description,
             p.manufacturer,
             p.manufacturer_part_id,
             money.amount(item.price),
             money.amount(item.list_price),
             p.currency,
-            p.uom,
-            p.unspsc,
+            shaped.uom,
+            shaped.unspsc,
             p.image_url,
             p.keywords,
             p.lead_time_days,

@@ -300,6 +300,35 @@ def test_jaggaer_export_reloads_with_our_reader(demo):
     assert (summary.added, summary.changed, summary.unchanged) == (0, 4, 24)
 
 
+def test_exports_are_shaped_by_the_buyer_profile(demo, tmp_path):
+    from tests.profiles.test_presets import with_profile
+
+    with_profile(
+        demo,
+        tmp_path,
+        "ariba",
+        'unit_map = { BX = "CT" }\ncategory_codes = { UNSPSC = { Uncoded = "27110000" } }',
+    )
+    load_bytes(
+        demo,
+        b"sku,description,unit_price,currency,uom,category\n"
+        b"NEW-1,Mapped by category,1.00,USD,EA,Uncoded\n"
+        b"NEW-2,No code at all,1.00,USD,EA,\n",
+    )
+    warnings: list[str] = []
+    with demo.db.transaction() as db:
+        written = export.cif(db, "acme", warnings=warnings)
+        jaggaer = export.jaggaer_csv(db, "acme")
+    rows = {line.split(",")[1]: line for line in written.splitlines() if line.startswith("AN")}
+    assert ",31161501,12.90,CT," in rows["NW-1001"]  # the buyer's unit, its contract price
+    assert ",27110000,1.00,EA," in rows["NEW-1"]  # UNSPSC from the category map
+    assert warnings == [
+        "1 row(s) have no UNSPSC code, which Ariba and Jaggaer need: NEW-2 (give the products "
+        "one, or map their categories in [buyer.cart] category_codes / default_codes)"
+    ]
+    assert "NEW-1,Mapped by category,,,1.00,1.00,USD,EA,27110000," in jaggaer
+
+
 def test_export_refusals(demo):
     with demo.db.transaction() as db, pytest.raises(export.ExportError, match="not loaded"):
         export.cif(db, "nobody")

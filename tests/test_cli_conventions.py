@@ -23,7 +23,15 @@ from sqlalchemy import create_engine, func, select
 
 from gateway.cli import main
 from gateway.models import Base
-from tests.conftest import DEMO, ROOT, SECRET_KEY, remember_secret, scan
+from tests.conftest import (
+    DEMO,
+    ROOT,
+    SECRET_KEY,
+    demo_buyers_with,
+    remember_secret,
+    scan,
+    write_buyers,
+)
 from tests.helpers import open_session
 from tests.test_buyer_file import FIVE_MISTAKES
 
@@ -71,20 +79,22 @@ def cli(monkeypatch, database_url):
     return run
 
 
+def _commands(group, path=()):
+    """Every command's path ("sessions", "list"), groups walked into."""
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name)
+
+
 def test_version_and_help_with_examples(pg, cli):
     version = pg("--version")
     assert version.returncode == 0 and version.stdout.startswith("punchgate, version ")
     top = pg("--help").stdout
     assert "Exit codes: 0 success, 1 error" in top and "_PUNCHGATE_COMPLETE" in top
 
-    def commands(group, path=()):
-        for name, command in group.commands.items():
-            if hasattr(command, "commands"):
-                yield from commands(command, (*path, name))
-            else:
-                yield (*path, name)
-
-    walked = list(commands(main))
+    walked = list(_commands(main))
     assert len(walked) >= 29
     for path in walked:
         code, out, _ = cli(*path, "--help")
@@ -92,7 +102,36 @@ def test_version_and_help_with_examples(pg, cli):
         if path[-1] in ("list", "show"):
             assert "--json" in out, path
     nouns = {p[0] for p in walked if p[-1] == "list"} & {p[0] for p in walked if p[-1] == "show"}
-    assert {"buyers", "users", "roles", "sessions", "outbox", "agents"} <= nouns
+    assert {
+        "buyers", "users", "roles", "sessions", "requests", "orders", "outbox", "agents", "alerts"
+    } <= nouns  # fmt: skip
+
+
+def test_every_group_help_shows_an_example(cli):
+    groups = [(name,) for name, command in main.commands.items() if hasattr(command, "commands")]
+    assert {("alerts",), ("catalog",), ("keys",), ("db",), ("marketplace",)} <= set(groups)
+    for path in groups:
+        code, out, _ = cli(*path, "--help")
+        assert code == 0 and "Example" in out and f"punchgate {path[0]} " in out, path
+
+
+def test_every_list_takes_a_limit(cli, demo, tmp_path):
+    roles = '[buyer.roles.buyer]\nmax_order_value = "5000"\n[buyer.roles.viewer]\n'
+    write_buyers(demo, tmp_path, demo_buyers_with(roles))
+    for path in _commands(main):
+        if path[-1] == "list" or path == ("buyers", "credentials"):
+            assert "--limit" in cli(*path, "--help")[1], path
+    assert [b["id"] for b in json.loads(cli("buyers", "list", "--limit", "2", "--json")[1])] == [
+        "acme",
+        "globex",
+    ]
+    assert len(json.loads(cli("roles", "list", "--buyer", "acme", "--json")[1])) == 2
+    assert (
+        len(json.loads(cli("roles", "list", "--buyer", "acme", "--limit", "1", "--json")[1])) == 1
+    )
+    assert json.loads(cli("agents", "list", "--limit", "1", "--json")[1]) == []
+    code, _, err = cli("buyers", "list", "--limit", "0")
+    assert code == 2 and "0 is not in the range" in err
 
 
 def test_unknown_ids_are_errors_naming_them(pg, cli, demo):
@@ -110,6 +149,12 @@ def test_unknown_ids_are_errors_naming_them(pg, cli, demo):
         (("roles", "show", "chief", "--buyer", "acme"), "no role 'chief' at buyer 'acme'"),
         (("outbox", "show", "424242"), "no outbox message 424242"),
         (("agents", "show", "ghost@supplier.example"), "no agent 'ghost@supplier.example'"),
+        (
+            ("users", "list", "--buyer", "acme", "--role", "chief"),
+            "no role 'chief' at buyer 'acme'",
+        ),
+        (("users", "list", "--role", "chief"), "no role 'chief' at any buyer"),
+        (("alerts", "list", "--buyer", "nope"), "no buyer 'nope'"),
     ]:
         code, out, err = cli(*args)
         assert code == 1 and out == "" and err == f"Error: {words}\n", (args, out, err)
@@ -122,6 +167,14 @@ def test_choices_are_checked_by_click(pg, cli):
     assert cli("outbox", "list", "--status", "lost")[0] == 2
     code, _, err = cli("orders", "list", "--since", "soon")
     assert code == 2 and "not 30m, 2h, 7d or an ISO date" in err
+    done = pg("orders", "list", "--status", "lost")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "'lost' is not one of 'received', 'accepted', 'pending', 'rejected'" in done.stderr
+    code, _, err = cli("requests", "list", "--type", "OrderReqest")
+    assert code == 2 and "'OrderReqest' is not one of 'PunchOutSetupRequest', 'OrderRequest'" in err
+    assert "'OCI call'" in err
+    code, _, err = cli("requests", "list", "--channel", "ftp")
+    assert code == 2 and "'cxml', 'oci', 'session_api', 'sync_api', 'marketplace'" in err
 
 
 def test_unexpected_errors_are_one_line_unless_debugging(pg):
@@ -177,6 +230,7 @@ def _documented_shapes() -> dict[str, set[str]]:
 def test_lists_and_shows_as_json_in_the_documented_shape(pg, cli, demo, client, monkeypatch):
     from tests.documents import order_request
     from tests.helpers import add_items, transfer_lines
+    from tests.support.test_console_pages import refused_punchout
 
     assert pg("buyers", "load", str(DEMO / "buyers.toml")).returncode == 0
     token = open_session(client)
@@ -185,6 +239,8 @@ def test_lists_and_shows_as_json_in_the_documented_shape(pg, cli, demo, client, 
     client.post(
         "/cxml", data=order_request([{"sku": "NW-1001", "qty": "2", "price": "12.90", "aux": aux}])
     )
+    monkeypatch.setenv("PUNCHGATE_ALERT_FAILURES", "1")
+    refused_punchout(client)  # an alert in force: acme's punchouts are failing
     monkeypatch.setenv("AGENT_PW", "an-agent-password-2026")
     remember_secret("an-agent-password-2026")
     assert cli("agents", "add", "agent@supplier.example", "--password-env", "AGENT_PW")[0] == 0
@@ -199,6 +255,8 @@ def test_lists_and_shows_as_json_in_the_documented_shape(pg, cli, demo, client, 
     [order] = as_json("orders", "list", "--buyer", "acme")
     [message] = as_json("outbox", "list")
     [agent] = as_json("agents", "list")
+    [alert] = as_json("alerts", "list")
+    [request, *_] = as_json("requests", "list")
     got = {
         "buyers list": as_json("buyers", "list")[0],
         "buyers show": as_json("buyers", "show", "acme"),
@@ -208,6 +266,11 @@ def test_lists_and_shows_as_json_in_the_documented_shape(pg, cli, demo, client, 
         "sessions list": session,
         "sessions show": as_json("sessions", "show", str(session["id"])),
         "orders list": order,
+        "orders show": as_json("orders", "show", order["order_id"]),
+        "requests list": request,
+        "requests show": as_json("requests", "show", str(request["id"])),
+        "alerts list": alert,
+        "alerts show": as_json("alerts", "show", alert["key"]),
         "outbox list": message,
         "outbox show": as_json("outbox", "show", str(message["id"])),
         "agents list": agent,
@@ -218,6 +281,13 @@ def test_lists_and_shows_as_json_in_the_documented_shape(pg, cli, demo, client, 
         assert set(row) == shapes[command], command
     roles = as_json("roles", "list", "--buyer", "acme")
     assert all(set(r) == shapes["roles list"] for r in roles)
+    # Every list and show of the CLI table has its row in the shapes table.
+    listed = {" ".join(p) for p in _commands(main) if p[-1] in ("list", "show")}
+    assert listed <= set(shapes), listed - set(shapes)
+    # A kind gives the alerts of that kind, in the shape of `alerts list`.
+    assert as_json("alerts", "show", "punchouts_failing") == [alert]
+    assert as_json("alerts") == [alert]  # the bare noun is `alerts list`
+    assert alert["kind"] == "punchouts_failing" and alert["buyer"] == "acme"
     # What the rows say, as a person would check it.
     assert session["buyer"] == "acme" and session["status"] == "ordered"
     assert user["email"] == "jane.doe@acme.example" and order["order_id"] == "PO-1001"
@@ -344,3 +414,62 @@ def test_the_readme_cli_table_matches_the_commands():
         name: set(getattr(command, "commands", {})) for name, command in main.commands.items()
     }
     assert documented == actual
+
+
+def test_alerts_list_and_show(pg, cli, demo, client, monkeypatch):
+    from gateway.cli.alerts import KINDS
+    from tests.support.test_console_pages import refused_punchout
+
+    monkeypatch.setenv("PUNCHGATE_ALERT_FAILURES", "2")
+    assert cli("alerts", "list") == (0, "no alerts\n", "")
+    assert cli("alerts", "show", "orders_held") == (0, "no orders_held alerts in force\n", "")
+    assert cli("alerts", "show", "orders_held", "--json")[1].strip() == "[]"
+    for n in range(2):
+        refused_punchout(client, cookie=f"c{n}")
+    [alert] = json.loads(cli("alerts", "list", "--json")[1])
+    assert alert["kind"] == "punchouts_failing" and alert["count"] == 2
+    assert json.loads(cli("alerts", "list", "--buyer", "acme", "--json")[1]) == [alert]
+    assert json.loads(cli("alerts", "list", "--buyer", "globex", "--json")[1]) == []
+    assert cli("alerts", "list", "--buyer", "globex")[1] == "no alerts for buyer globex\n"
+    text = cli("alerts", "list")[1]
+    assert text.startswith("critical punchouts_failing  2 refused requests from acme")
+    assert f"[{alert['key']}]" in text  # the key `alerts show` takes
+    assert json.loads(cli("alerts", "show", alert["key"], "--json")[1]) == alert
+    code, out, _ = cli("alerts", "show", alert["key"])
+    assert code == 0 and f"     key: {alert['key']}" in out and "severity: critical" in out
+    # The installed command, with the bare noun as before (`alerts --json`, `--notify`).
+    bare = pg("alerts", "--json", PUNCHGATE_ALERT_FAILURES="2")
+    assert bare.returncode == 0 and json.loads(bare.stdout) == [alert]
+    gone = pg("alerts", "show", "punchouts_failing:acme:0")
+    assert gone.returncode == 1 and gone.stdout == ""
+    assert gone.stderr.startswith("Error: no alert 'punchouts_failing:acme:0' in force")
+    assert "a kind: punchouts_failing, deliveries_dead" in gone.stderr
+    # --notify: new alerts once, from the bare noun or the verb.
+    monkeypatch.setenv("PUNCHGATE_ALERT_WEBHOOK_URL", "https://hooks.supplier.example/alerts")
+    code, _, err = cli("alerts", "--notify")
+    assert code == 0 and err == "1 new alert(s) queued for the webhook\n"
+    code, _, err = cli("alerts", "list", "--notify", "--json")
+    assert code == 0 and err == "0 new alert(s) queued for the webhook\n"
+    # Usage errors: --notify is for every buyer; group options go after the verb.
+    code, _, err = cli("alerts", "list", "--notify", "--buyer", "acme")
+    assert code == 2 and "--notify queues every buyer's alerts" in err
+    code, _, err = cli("alerts", "--json", "show", "orders_held")
+    assert code == 2 and "after the verb" in err
+    # Every kind the alerts module reports is one `alerts show` knows (and its help names).
+    source = (ROOT / "gateway" / "support" / "alerts.py").read_text()
+    made = set(re.findall(r'Alert\(\s*"(\w+)"', source)) | {"orders_held", "orders_rejected"}
+    assert made == set(KINDS)
+    helped = " ".join(cli("alerts", "show", "--help")[1].split())
+    assert all(kind in helped for kind in KINDS)
+
+
+def test_users_list_by_a_role_the_buyer_knows(cli, demo, tmp_path):
+    write_buyers(demo, tmp_path, demo_buyers_with("[buyer.roles.viewer]\nshow_prices = false\n"))
+    assert cli("users", "list", "--buyer", "acme", "--role", "viewer") == (0, "no users\n", "")
+    assert cli("users", "list", "--buyer", "acme", "--role", "requester")[0] == 0  # the default
+    assert cli("users", "list", "--role", "viewer", "--json") == (0, "[]\n", "")
+    assert cli("users", "list", "--buyer", "globex", "--role", "viewer") == (
+        1,
+        "",
+        "Error: no role 'viewer' at buyer 'globex'\n",
+    )

@@ -7,12 +7,26 @@ import os
 import click
 from sqlalchemy import select
 
-from gateway.cli.output import Column, echo_json, echo_table, fail, json_option, open_gateway
+from gateway.cli.output import (
+    Column,
+    echo_json,
+    echo_table,
+    fail,
+    json_option,
+    limit_option,
+    open_gateway,
+)
 
 
 @click.group()
 def agents() -> None:
-    """Support console accounts."""
+    """Support console accounts.
+
+    \b
+    Examples:
+      punchgate agents add you@supplier.example --role admin
+      punchgate agents list --json
+    """
 
 
 @agents.command("add")
@@ -54,8 +68,9 @@ def _agent_row(a) -> dict:
 
 
 @agents.command("list")
+@limit_option
 @json_option
-def agents_list(as_json: bool) -> None:
+def agents_list(limit: int, as_json: bool) -> None:
     """Support agents and administrators.
 
     \b
@@ -65,7 +80,7 @@ def agents_list(as_json: bool) -> None:
     from gateway.models import Agent
 
     with open_gateway().db.transaction() as db:
-        rows = [_agent_row(a) for a in db.scalars(select(Agent).order_by(Agent.email))]
+        rows = [_agent_row(a) for a in db.scalars(select(Agent).order_by(Agent.email).limit(limit))]
     echo_table(
         rows,
         [

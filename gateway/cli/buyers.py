@@ -13,6 +13,7 @@ from gateway.cli.output import (
     echo_table,
     fail,
     json_option,
+    limit_option,
     open_gateway,
     require,
 )
@@ -22,7 +23,14 @@ BUYER_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.group()
 def buyers() -> None:
-    """Supplier and buyer connections (the buyers TOML file)."""
+    """Supplier and buyer connections (the buyers TOML file).
+
+    \b
+    Examples:
+      punchgate buyers validate buyers.toml
+      punchgate buyers load buyers.toml
+      punchgate buyers show acme --json
+    """
 
 
 def _problems(path: Path, problems, err: bool) -> None:
@@ -162,8 +170,9 @@ def _counts(db, model) -> dict[str, int]:
 
 
 @buyers.command("list")
+@limit_option
 @json_option
-def buyers_list(as_json: bool) -> None:
+def buyers_list(limit: int, as_json: bool) -> None:
     """Every buyer with its protocols, users and sessions.
 
     \b
@@ -176,7 +185,7 @@ def buyers_list(as_json: bool) -> None:
         users, sessions = _counts(db, User), _counts(db, PunchoutSession)
         rows = [
             _buyer_row(b, users.get(b.id, 0), sessions.get(b.id, 0))
-            for b in db.scalars(select(Buyer).order_by(Buyer.id))
+            for b in db.scalars(select(Buyer).order_by(Buyer.id).limit(limit))
         ]
     echo_table(
         rows,
@@ -244,8 +253,9 @@ def buyers_show(buyer_id: str, as_json: bool) -> None:
     help="Only replaced secrets still in use, for support to call the buyer.",
 )
 @click.option("--buyer", "buyer_id", help="Only this buyer's credentials.")
+@limit_option
 @json_option
-def buyers_credentials(stale: bool, buyer_id: str | None, as_json: bool) -> None:
+def buyers_credentials(stale: bool, buyer_id: str | None, limit: int, as_json: bool) -> None:
     """Credentials per buyer: current, replaced (and until when), last used.
 
     \b
@@ -263,7 +273,7 @@ def buyers_credentials(stale: bool, buyer_id: str | None, as_json: bool) -> None
             r
             for r in credential_report(db, stale_only=stale)
             if buyer_id is None or r["buyer"] == buyer_id
-        ]
+        ][:limit]
     echo_table(
         rows,
         [

@@ -12,7 +12,13 @@ from gateway.cli.output import fail, open_gateway
 
 @click.group()
 def catalog() -> None:
-    """Products and prices: load files, export for hosted catalogs."""
+    """Products and prices: load files, export for hosted catalogs.
+
+    \b
+    Examples:
+      punchgate catalog load catalog.csv
+      punchgate catalog export --format cif --buyer acme -o acme.cif
+    """
 
 
 @catalog.command("load")
@@ -76,14 +82,21 @@ def catalog_export(format_, buyer, test, level2, output) -> None:
 
     gateway = open_gateway()
     url = gateway.settings.base_url.rstrip("/") + "/cxml"
+    warnings: list[str] = []
     try:
         with gateway.db.transaction() as session:
             if format_ == "cif":
-                text = export.cif(session, buyer, test=test, level2=level2, punchout_url=url)
+                text = export.cif(
+                    session, buyer, test=test, level2=level2, punchout_url=url, warnings=warnings
+                )
             else:
-                text = export.jaggaer_csv(session, buyer, level2=level2, punchout_url=url)
+                text = export.jaggaer_csv(
+                    session, buyer, level2=level2, punchout_url=url, warnings=warnings
+                )
     except export.ExportError as exc:
         fail(str(exc))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if output:
         output.write_text(text, encoding="utf-8", newline="")
         click.echo(f"wrote {output}", err=True)

@@ -9,7 +9,12 @@ from gateway.config import database_url_from_env
 
 @click.group()
 def db() -> None:
-    """Database schema."""
+    """Database schema.
+
+    \b
+    Example:
+      punchgate db upgrade
+    """
 
 
 @db.command("upgrade")

@@ -10,7 +10,12 @@ from gateway.cli.output import fail, open_gateway
 
 @click.group()
 def keys() -> None:
-    """Encryption keys for secrets the gateway must send."""
+    """Encryption keys for secrets the gateway must send.
+
+    \b
+    Example:
+      PUNCHGATE_ENCRYPTION_KEYS=NEW,OLD punchgate keys rotate
+    """
 
 
 @keys.command("rotate")

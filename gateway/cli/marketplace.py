@@ -9,7 +9,13 @@ from gateway.cli.output import fail, open_gateway
 
 @click.group()
 def marketplace() -> None:
-    """The embedded marketplace: move an order along its journey."""
+    """The embedded marketplace: move an order along its journey.
+
+    \b
+    Examples:
+      punchgate marketplace confirm 12
+      punchgate marketplace ship 12 --carrier UPS --tracking 1Z999
+    """
 
 
 def _marketplace_event(order_pk: int, kind: str, **details) -> None:

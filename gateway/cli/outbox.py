@@ -21,7 +21,13 @@ from gateway.cli.output import (
 
 @click.group()
 def outbox() -> None:
-    """Reliable delivery of outbound messages."""
+    """Reliable delivery of outbound messages.
+
+    \b
+    Examples:
+      punchgate outbox list --status dead
+      punchgate outbox run                 # the worker, as its own service
+    """
 
 
 @outbox.command("run")

@@ -108,7 +108,6 @@ class Group(click.Group):
             fail(f"database unreachable: {database_error(exc)} (check PUNCHGATE_DATABASE_URL)")
 
 
-
 def require(db, model, key, noun: str):
     """The row with this primary key, or an error naming it (never an empty answer)."""
     row = db.get(model, key)

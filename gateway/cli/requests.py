@@ -5,11 +5,19 @@ from __future__ import annotations
 import click
 
 from gateway.cli.output import echo_json, fail, json_option, open_gateway
+from gateway.support.requests import CHANNELS, DOC_TYPES
 
 
 @click.group()
 def requests() -> None:
-    """The request log: what buyer systems and the marketplace sent, and the answers."""
+    """The request log: what buyer systems and the marketplace sent, and the answers.
+
+    \b
+    Examples:
+      punchgate requests list --failed --buyer acme --since 2h
+      punchgate requests show 42 --json
+      punchgate requests purge             # from cron, daily
+    """
 
 
 def _buyer_or_fail(db, buyer: str | None) -> None:
@@ -33,10 +41,14 @@ def _moment(name: str, value: str | None):
 @click.option("--buyer", help="Buyer id.")
 @click.option("--since", help="30m, 2h, 7d or an ISO date/time.")
 @click.option("--until", help="An ISO date/time (or 2h: up to two hours ago).")
-@click.option("--type", "doc_type", help="PunchOutSetupRequest, OrderRequest, OCI call ...")
 @click.option(
-    "--channel", type=click.Choice(["cxml", "oci", "session_api", "sync_api", "marketplace"])
+    "--type",
+    "doc_type",
+    type=click.Choice(DOC_TYPES),
+    help="Document type (the console's choices; OCI functions and marketplace events: "
+    "use --channel).",
 )
+@click.option("--channel", type=click.Choice(CHANNELS))
 @click.option("--search", "q", help="A request id, payloadID or user email.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @json_option

@@ -24,7 +24,13 @@ from gateway.support.queries import STATUSES, SessionFilter, line_counts, list_s
 
 @click.group()
 def sessions() -> None:
-    """Punchout sessions and their event logs."""
+    """Punchout sessions and their event logs.
+
+    \b
+    Examples:
+      punchgate sessions list --buyer acme --since 2h
+      punchgate sessions show 42 --json
+    """
 
 
 def _session_row(s, lines: int) -> dict:

@@ -53,12 +53,18 @@ def _user_row(u) -> dict:
 
 @click.group()
 def users() -> None:
-    """Users at buyers, as their procurement systems identified them."""
+    """Users at buyers, as their procurement systems identified them.
+
+    \b
+    Examples:
+      punchgate users list --buyer acme --role requester
+      punchgate users show jane.doe@acme.example --json
+    """
 
 
 @users.command("list")
 @click.option("--buyer", help="Buyer id.")
-@click.option("--role", help="Only users with this role.")
+@click.option("--role", help="Only users with this role (one the buyer knows).")
 @since_option
 @limit_option
 @json_option
@@ -70,12 +76,17 @@ def users_list(buyer, role, since, limit, as_json) -> None:
       punchgate users list --buyer acme --since 7d
     """
     from gateway.models import Buyer, User
+    from gateway.support.users import known_roles
 
     with open_gateway().db.transaction() as db:
         stmt = select(User).order_by(User.last_seen_at.desc().nulls_last(), User.id.desc())
         if buyer:
-            require(db, Buyer, buyer, "buyer")
+            known = require(db, Buyer, buyer, "buyer")
             stmt = stmt.where(User.buyer_id == buyer)
+            if role and role not in known_roles(known):
+                fail(f"no role {role!r} at buyer {buyer!r}")
+        elif role and not any(role in known_roles(b) for b in db.scalars(select(Buyer))):
+            fail(f"no role {role!r} at any buyer")
         if since:
             stmt = stmt.where(User.last_seen_at >= since)
         # Roles are a JSON list: filtered here, which is fine for the users of a buyer.
@@ -143,7 +154,13 @@ def _permissions(p) -> dict:
 
 @click.group()
 def roles() -> None:
-    """Roles of a buyer: configured in the buyers file, or created on the spot."""
+    """Roles of a buyer: configured in the buyers file, or created on the spot.
+
+    \b
+    Examples:
+      punchgate roles list --buyer acme
+      punchgate roles show requester --buyer acme --json
+    """
 
 
 def _role_rows(buyer) -> list[dict]:
@@ -169,8 +186,9 @@ def _role_rows(buyer) -> list[dict]:
 
 @roles.command("list")
 @click.option("--buyer", "buyer_id", required=True, help="Buyer id.")
+@limit_option
 @json_option
-def roles_list(buyer_id: str, as_json: bool) -> None:
+def roles_list(buyer_id: str, limit: int, as_json: bool) -> None:
     """A buyer's roles and what each one allows.
 
     \b
@@ -180,7 +198,7 @@ def roles_list(buyer_id: str, as_json: bool) -> None:
     from gateway.models import Buyer
 
     with open_gateway().db.transaction() as db:
-        rows = _role_rows(require(db, Buyer, buyer_id, "buyer"))
+        rows = _role_rows(require(db, Buyer, buyer_id, "buyer"))[:limit]
     if as_json:
         echo_json(rows)
         return

@@ -28,6 +28,16 @@ from gateway.support.requests import first_id_at
 from provisioning.rotation import credential_report
 
 WEBHOOK_KIND = "alert.webhook"
+# Every kind ``current`` reports (the CLI's ``alerts show KIND``; a test keeps it complete).
+KINDS = (
+    "punchouts_failing",
+    "deliveries_dead",
+    "secret_expiring",
+    "orders_held",
+    "orders_rejected",
+    "carts_leaking",
+    "carts_dropped",
+)
 LEAK_WINDOW = timedelta(days=30)
 DEFAULT_LAG = timedelta(days=2)
 

@@ -81,7 +81,7 @@ def test_orders_list_and_show(cli, client, demo):
     assert rows[0]["user"] == "jane.doe@acme.example" and rows[0]["lines"] == 1
     assert json.loads(cli("orders", "list", "--status", "rejected", "--json")) == []
     assert "no buyer 'nobody'" in cli("orders", "list", "--buyer", "nobody", code=1)
-    assert "--status must be one of" in cli("orders", "list", "--status", "lost", code=1)
+    assert "'lost' is not one of 'received'" in cli("orders", "list", "--status", "lost", code=2)
     view = json.loads(cli("orders", "show", "PO-4500012345", "--json"))
     (line,) = view["lines_detail"]
     assert (line["sku"], line["quantity"], line["cart_quantity"]) == ("NW-1001", "5", "3")

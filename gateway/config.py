@@ -122,6 +122,9 @@ class Settings:
     # Request log retention: documents are cleared first, the rows later.
     request_document_days: int = 30
     request_metadata_days: int = 180
+    # Session log retention: event documents cleared first, sessions without an order later.
+    session_document_days: int = 90
+    session_days: int = 365
     # Alerts: N refused requests of one buyer within M minutes; secrets ending within D days.
     alert_failures: int = 5
     alert_window_minutes: int = 15
@@ -179,6 +182,8 @@ class Settings:
             demo=get("DEMO", "") in ("1", "true", "yes"),
             request_document_days=int(get("REQUEST_DOCUMENT_DAYS", 30)),
             request_metadata_days=int(get("REQUEST_METADATA_DAYS", 180)),
+            session_document_days=int(get("SESSION_DOCUMENT_DAYS", 90)),
+            session_days=int(get("SESSION_DAYS", 365)),
             alert_failures=int(get("ALERT_FAILURES", 5)),
             alert_window_minutes=int(get("ALERT_WINDOW_MINUTES", 15)),
             alert_secret_days=int(get("ALERT_SECRET_DAYS", 7)),

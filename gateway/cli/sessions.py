@@ -30,6 +30,7 @@ def sessions() -> None:
     Examples:
       punchgate sessions list --buyer acme --since 2h
       punchgate sessions show 42 --json
+      punchgate sessions purge             # from cron, daily
     """
 
 
@@ -187,3 +188,33 @@ def sessions_show(session_id: int, as_json: bool) -> None:
         if e["document"]:
             for line in e["document"].splitlines()[:200]:
                 click.echo(f"      | {line}")
+
+
+@sessions.command("purge")
+@click.option(
+    "--document-days", type=click.IntRange(0), help="Default: PUNCHGATE_SESSION_DOCUMENT_DAYS (90)."
+)
+@click.option(
+    "--session-days", type=click.IntRange(0), help="Default: PUNCHGATE_SESSION_DAYS (365)."
+)
+def sessions_purge(document_days, session_days) -> None:
+    """Apply the retention: clear old event documents, delete old sessions that led to no
+    order (run it from cron; sessions an order came from are kept).
+
+    \b
+    Example:
+      punchgate sessions purge --document-days 30
+    """
+    from gateway.sessions.retention import purge
+
+    gateway = open_gateway()
+    settings = gateway.settings
+    document_days = settings.session_document_days if document_days is None else document_days
+    session_days = settings.session_days if session_days is None else session_days
+    if session_days < document_days:
+        fail("--session-days must not be shorter than --document-days")
+    cleared, deleted = purge(gateway.db, document_days, session_days)
+    click.echo(
+        f"cleared {cleared} event document(s) of sessions older than {document_days} days, "
+        f"deleted {deleted} session(s) without an order older than {session_days} days"
+    )

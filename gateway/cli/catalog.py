@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.output import fail, open_gateway
+from gateway.cli.output import (
+    Column,
+    echo_table,
+    fail,
+    json_option,
+    open_gateway,
+    require,
+)
 
 
 @click.group()
@@ -18,6 +25,7 @@ def catalog() -> None:
     Examples:
       punchgate catalog load catalog.csv
       punchgate catalog export --format cif --buyer acme -o acme.cif
+      punchgate catalog search "safety glove" --buyer acme
     """
 
 
@@ -102,6 +110,57 @@ def catalog_export(format_, buyer, test, level2, output) -> None:
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@catalog.command("search")
+@click.argument("query")
+@click.option("--buyer", required=True, help="Prices (contract prices) for this buyer.")
+@click.option("--category", help="Only this category.")
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="At most N rows."
+)
+@json_option
+def catalog_search(query, buyer, category, limit, as_json) -> None:
+    """Search the catalog as a buyer's user does in the storefront and over OCI.
+
+    Same search, same ranking: every word in any order, part numbers with or without
+    separators, prefixes, one typo in longer words, `*` as the SAP wildcard.
+
+    \b
+    Example:
+      punchgate catalog search "safety glove" --buyer acme
+    """
+    from gateway.catalog import search
+    from gateway.models import Buyer
+
+    gateway = open_gateway()
+    with gateway.db.transaction() as db:
+        require(db, Buyer, buyer, "buyer")
+        found = search(db, buyer, query, category=category, limit=limit, facets=False)
+        rows = [
+            {
+                "sku": i.product.sku,
+                "description": i.product.description,
+                "manufacturer": i.product.manufacturer,
+                "manufacturer_part_id": i.product.manufacturer_part_id,
+                "price": f"{i.price:.2f}",
+                "currency": i.product.currency,
+                "contract": i.contract_price is not None,
+            }
+            for i in found.items
+        ]
+    echo_table(
+        rows,
+        [
+            Column("SKU", "sku"),
+            Column("DESCRIPTION", lambda r: r["description"][:60]),
+            Column("MAKER", "manufacturer"),
+            Column("PART", "manufacturer_part_id"),
+            Column("PRICE", lambda r: f"{r['price']} {r['currency']}", right=True),
+        ],
+        f"nothing found for {query!r}",
+        as_json,
+    )
 
 
 @catalog.command("reindex")

@@ -105,6 +105,8 @@ class Group(click.Group):
         except ProgrammingError as exc:
             fail(f"database not usable ({database_error(exc)}); run `punchgate db upgrade`?")
         except (OperationalError, DBAPIError) as exc:
+            if "no such table" in str(exc.orig):  # SQLite's word for an unmigrated database
+                fail(f"database not usable ({database_error(exc)}); run `punchgate db upgrade`?")
             fail(f"database unreachable: {database_error(exc)} (check PUNCHGATE_DATABASE_URL)")
 
 

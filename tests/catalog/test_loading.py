@@ -359,3 +359,27 @@ def test_cli_load_and_export(demo, settings, tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes().count(b"\r\n") == 12 + 31 + 1
+
+
+def test_cli_search_at_the_buyers_prices(demo, settings, monkeypatch):
+    import json
+
+    from gateway.cli import main
+
+    monkeypatch.setenv("PUNCHGATE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PUNCHGATE_SECRET_KEY", settings.secret_key)
+    runner = CliRunner()
+    r = runner.invoke(main, ["catalog", "search", "safety glove", "--buyer", "acme"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[1].split() == [
+        "NW-2001", "Nitrile", "disposable", "gloves,", "size", "L,", "box", "of", "100",
+        "Ansell", "92-600-L", "10.95", "USD",
+    ]  # fmt: skip
+    rows = json.loads(
+        runner.invoke(main, ["catalog", "search", "92600L", "--buyer", "globex", "--json"]).output
+    )
+    assert [(r["sku"], r["price"], r["contract"]) for r in rows] == [("NW-2001", "12.50", False)]
+    r = runner.invoke(main, ["catalog", "search", "x", "--buyer", "nobody"])
+    assert r.exit_code == 1 and "no buyer 'nobody'" in r.output
+    r = runner.invoke(main, ["catalog", "search", "zzzzzz", "--buyer", "acme"])
+    assert r.output == "nothing found for 'zzzzzz'\n"

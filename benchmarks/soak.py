@@ -7,8 +7,16 @@ HTTP marketplace on loopback. Prints the error count (must be 0), p50/p99 per ki
 the memory (RSS) of each gunicorn worker at start and end, and the outbox lag
 (messages pending, age of the oldest) sampled through the run.
 
+gunicorn runs with max_requests off (GUNICORN_CMD_ARGS="--max-requests 0", over
+gunicorn.conf.py's recycling): a worker replaced mid-run would hide a leak and reset its
+RSS. The workers replaced during the run are printed (must be 0).
+
+Given a PostgreSQL server (--database-url naming any database on it), the soak creates
+its own database (punchgate_bench_soak) there and drops it at the end, as
+benchmarks.growth does; without one, a fresh SQLite file in a temporary directory.
+
 Usage: .venv/bin/python -m benchmarks.soak [--rate 200] [--seconds 600]
-       [--database-url postgresql+psycopg://...]  (default: a fresh SQLite file)
+       [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 Not a test: nothing here asserts; read the numbers.
 """
 
@@ -20,6 +28,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +42,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from benchmarks.common import ROOT, free_port, percentile
 
 SECRET_KEY = "soak-secret-key-not-for-production"
+NAME = "punchgate_bench_soak"  # the database created (and dropped) on a PostgreSQL server
 DEMO = ROOT / "fixtures" / "demo"
 # Kind -> share of the traffic.
 MIX = {"setup": 25, "storefront": 30, "transfer": 10, "oci": 15, "order": 10, "console": 10}
@@ -161,16 +171,60 @@ def _workers(master: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _create_database(server_url: str) -> str:
+    """A fresh database NAME on the server of ``server_url``: its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {NAME} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {NAME}"))
+    finally:
+        admin.dispose()
+    return server.set(database=NAME).render_as_string(hide_password=False)
+
+
+def _drop_database(server_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {NAME} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--clients", type=int, default=8, help="load-generating processes")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--database-url")
+    parser.add_argument(
+        "--database-url",
+        help=f"a PostgreSQL server (any database on it): the soak runs on its own {NAME}, "
+        "dropped at the end  [default: a fresh SQLite file]",
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    tmp = Path(tempfile.mkdtemp(prefix="punchgate-soak-"))
+    postgresql = bool(args.database_url) and args.database_url.startswith("postgresql")
+    if args.database_url and not postgresql:
+        parser.error("--database-url must name a PostgreSQL server (SQLite is the default)")
+    url = _create_database(args.database_url) if postgresql else f"sqlite:///{tmp / 'soak.db'}"
+    try:
+        _soak(args, url, tmp)
+    finally:
+        if postgresql:
+            _drop_database(args.database_url)
+
+
+def _soak(args, url: str, tmp: Path) -> None:
     from gateway.catalog.loader import load_path
     from gateway.config import Settings
     from gateway.migrate import upgrade
@@ -178,8 +232,6 @@ def main() -> None:
     from provisioning.buyers import load_buyers
     from tests.marketplace_server import Marketplace
 
-    tmp = Path(tempfile.mkdtemp(prefix="punchgate-soak-"))
-    url = args.database_url or f"sqlite:///{tmp / 'soak.db'}"
     upgrade(url)
     gateway = Gateway.from_settings(Settings(database_url=url, secret_key=SECRET_KEY))
     with gateway.db.transaction() as db:
@@ -197,6 +249,11 @@ def main() -> None:
         "PUNCHGATE_BASE_URL": f"http://127.0.0.1:{port}",
         "PUNCHGATE_INSTANCE_DIR": str(tmp),
         "PUNCHGATE_MARKETPLACE_URL": market.url,
+        # No worker recycling during a soak (gunicorn.conf.py's max_requests): the
+        # environment's arguments override the config file, the command line's them.
+        "GUNICORN_CMD_ARGS": " ".join(
+            filter(None, [os.environ.get("GUNICORN_CMD_ARGS"), "--max-requests 0"])
+        ),
     }
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed at the end
     server = subprocess.Popen(
@@ -206,6 +263,7 @@ def main() -> None:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: killed whole if it hangs
     )
     outbox_worker = subprocess.Popen(
         [sys.executable, "-m", "gateway", "outbox", "run", "--idle", "0.2"],
@@ -214,6 +272,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    workers: list[int] = []
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -252,13 +311,24 @@ def main() -> None:
             results = [r for chunk in pool.map(_worker, jobs) for r in chunk]
         stop.set()
         rss_end = {pid: _rss_kib(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
+        replaced = sorted(set(_workers(server.pid)) - set(workers))
     finally:
         outbox_worker.terminate()
         server.terminate()
-        server.wait(15)
-        outbox_worker.wait(15)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)  # gunicorn and its workers
+            server.wait(10)
+        try:
+            outbox_worker.wait(15)
+        except subprocess.TimeoutExpired:
+            outbox_worker.kill()
+            outbox_worker.wait(10)
         market.stop()
         log.close()
+        # The database's connections close before a PostgreSQL database can be dropped.
+        gateway.db.dispose()
 
     by_kind: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
@@ -279,6 +349,7 @@ def main() -> None:
         print(
             f"  {kind:<10} n={len(by_kind.get(kind, [])):>6}  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
         )
+    print(f"workers replaced during the run: {len(replaced)} (must be 0) {replaced or ''}")
     for pid in workers:
         start, end = rss_start.get(pid, 0), rss_end.get(pid)
         growth = f"{(end - start) / start * 100:+.1f}%" if end and start else "replaced"

@@ -60,6 +60,17 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
+def call(port: int, method: str, path: str, body: bytes | None = None, headers=None):
+    """One HTTP request on loopback: (status, Location header, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body, headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheader("Location"), response.read()
+    finally:
+        conn.close()
+
+
 def post(port: int, body: bytes) -> float:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

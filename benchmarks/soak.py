@@ -23,7 +23,6 @@ Not a test: nothing here asserts; read the numbers.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -39,7 +38,7 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from benchmarks.common import ROOT, free_port, percentile
+from benchmarks.common import ROOT, call, free_port, percentile
 
 SECRET_KEY = "soak-secret-key-not-for-production"
 NAME = "punchgate_bench_soak"  # the database created (and dropped) on a PostgreSQL server
@@ -72,13 +71,7 @@ class Client:
         self.port = port
 
     def call(self, method: str, path: str, body: bytes | None = None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body, headers or {})
-            response = conn.getresponse()
-            return response.status, response.getheader("Location"), response.read()
-        finally:
-            conn.close()
+        return call(self.port, method, path, body, headers)
 
     def open_session(self) -> str:
         status, _, data = self.call(

@@ -17,7 +17,6 @@ Usage: .venv/bin/python -m benchmarks.storefront [--products 100000] [--seconds 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -27,7 +26,15 @@ import time
 from urllib.parse import parse_qs, quote, urlsplit
 
 from benchmarks.catalog_data import ADJECTIVES, CATEGORIES, NOUNS, csv_bytes
-from benchmarks.common import ROOT, closed_loop, free_port, percentile, start_gunicorn, stop
+from benchmarks.common import (
+    ROOT,
+    call,
+    closed_loop,
+    free_port,
+    percentile,
+    start_gunicorn,
+    stop,
+)
 from benchmarks.setup_request import make_body, prepared
 
 # Filled before the client processes fork (closed_loop uses a fork pool).
@@ -35,22 +42,12 @@ TOKENS: list[str] = []
 SKUS = [f"SKU-{i:07d}" for i in range(0, 2000, 100)]  # 20: each cart stays small
 
 
-def _call(port: int, method: str, path: str, body: bytes | None = None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, body, headers or {})
-        response = conn.getresponse()
-        return response.status, response.getheader("Location"), response.read()
-    finally:
-        conn.close()
-
-
 def open_session(port: int) -> str:
-    status, _, data = _call(port, "POST", "/cxml", make_body(), {"Content-Type": "text/xml"})
+    status, _, data = call(port, "POST", "/cxml", make_body(), {"Content-Type": "text/xml"})
     if status != 200 or b'code="200"' not in data:
         raise RuntimeError(f"setup: {status} {data[:200]!r}")
     start = data.split(b"<URL>")[1].split(b"</URL>")[0].decode()
-    status, location, _ = _call(port, "GET", urlsplit(start).path)
+    status, location, _ = call(port, "GET", urlsplit(start).path)
     if status != 302:
         raise RuntimeError(f"start page: {status}")
     return parse_qs(urlsplit(location).query)["session"][0]
@@ -71,8 +68,8 @@ def add_body() -> bytes:
 
 def get_page(port: int, path: str) -> float:
     started = time.perf_counter()
-    status, _, data = _call(port, "GET", path)
-    if status != 200 or b'class="card"' not in data:
+    status, _, data = call(port, "GET", path)
+    if status != 200 or b'id="result-count"' not in data:
         raise RuntimeError(f"unexpected page: {status} {data[:300]!r}")
     return time.perf_counter() - started
 
@@ -81,7 +78,7 @@ def add_to_cart(port: int, body: bytes) -> float:
     started = time.perf_counter()
     token = random.choice(TOKENS)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    status, _, data = _call(port, "POST", "/api/v1/punchout/cart/items", body, headers)
+    status, _, data = call(port, "POST", "/api/v1/punchout/cart/items", body, headers)
     if status != 200 or b'"items"' not in data:
         raise RuntimeError(f"unexpected cart: {status} {data[:300]!r}")
     return time.perf_counter() - started

@@ -105,6 +105,7 @@ class Settings:
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     max_xml_depth: int = 100
     max_xml_elements: int = 250_000
+    max_order_lines: int = 50_000
     start_token_ttl_seconds: int = 300
     session_ttl_seconds: int = 8 * 3600
     cxml_dtd_dir: str | None = None
@@ -167,6 +168,7 @@ class Settings:
             max_document_bytes=int(get("MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)),
             max_xml_depth=int(get("MAX_XML_DEPTH", 100)),
             max_xml_elements=int(get("MAX_XML_ELEMENTS", 250_000)),
+            max_order_lines=int(get("MAX_ORDER_LINES", 50_000)),
             start_token_ttl_seconds=int(get("START_TOKEN_TTL", 300)),
             session_ttl_seconds=int(get("SESSION_TTL", 8 * 3600)),
             cxml_dtd_dir=get("CXML_DTD_DIR") or None,

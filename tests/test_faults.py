@@ -41,9 +41,9 @@ from gateway.migrate import upgrade
 from gateway.models import Order, OutboxMessage
 from gateway.state import Gateway
 from provisioning.buyers import load_buyers
-from tests.conftest import DEMO, ROOT, SECRET_KEY, remember_toml_secrets, scan
+from tests.conftest import DEMO, SECRET_KEY, remember_toml_secrets
 from tests.documents import order_request, setup_request, status
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, punchgate_serve
 from tests.marketplace_server import Marketplace
 
 REQUEST_TIMEOUT = 30  # seconds a client waits for one answer (gunicorn's worker timeout)
@@ -106,14 +106,7 @@ def cluster():
     try:
         cluster.init()
         cluster.start()
-        upgrade(cluster.url)
-        gateway = Gateway.from_settings(Settings(database_url=cluster.url, secret_key=SECRET_KEY))
-        remember_toml_secrets((DEMO / "buyers.toml").read_text())
-        with gateway.db.transaction() as db:
-            load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
-        with gateway.db.transaction() as db:
-            load_path(db, DEMO / "catalog.csv")
-        gateway.db.dispose()
+        demo_database(cluster.url)
         yield cluster
     finally:
         cluster.remove()
@@ -126,57 +119,25 @@ def market():
     market.stop()
 
 
+def demo_database(url: str) -> None:
+    """Migrate the database at ``url`` and load the demo buyers and catalog into it."""
+    upgrade(url)
+    gateway = Gateway.from_settings(Settings(database_url=url, secret_key=SECRET_KEY))
+    remember_toml_secrets((DEMO / "buyers.toml").read_text())
+    with gateway.db.transaction() as db:
+        load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
+    with gateway.db.transaction() as db:
+        load_path(db, DEMO / "catalog.csv")
+    gateway.db.dispose()
+
+
 @contextlib.contextmanager
 def serving(database_url: str, market: Marketplace, tmp_path: Path):
     """`punchgate serve` (gunicorn, 2 workers) in a process group of its own."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PUNCHGATE_DATABASE_URL": database_url,
-        "PUNCHGATE_SECRET_KEY": SECRET_KEY,
-        "PUNCHGATE_BASE_URL": f"http://127.0.0.1:{port}",
-        "PUNCHGATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        "PUNCHGATE_MARKETPLACE_URL": market.url,
-    }
-    log_path = tmp_path / "server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: killed whole if it hangs
-    )
-
-    def stop():
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
-
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90  # a loaded CI machine boots workers slowly
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop()  # never leave a gunicorn behind to load the machine
-            raise RuntimeError(log_path.read_text())
-        time.sleep(0.2)
-    try:
-        yield base, proc
-    finally:
-        stop()
-    scan("server log", log_path.read_text())
+    with punchgate_serve(
+        database_url, tmp_path, {"PUNCHGATE_MARKETPLACE_URL": market.url}
+    ) as served:
+        yield served
 
 
 @pytest.fixture
@@ -460,14 +421,7 @@ def test_sqlite_disk_full(tmp_path, market):
         pytest.skip("the disk-full fault is SQLite's: runs on SQLite runs only")
     with small_disk(tmp_path / "disk") as disk:
         url = f"sqlite:///{disk / 'punchgate.db'}"
-        upgrade(url)
-        gateway = Gateway.from_settings(Settings(database_url=url, secret_key=SECRET_KEY))
-        remember_toml_secrets((DEMO / "buyers.toml").read_text())
-        with gateway.db.transaction() as db:
-            load_buyers(db, DEMO / "buyers.toml", gateway.box, env={})
-        with gateway.db.transaction() as db:
-            load_path(db, DEMO / "catalog.csv")
-        gateway.db.dispose()
+        demo_database(url)
         market.start()
         jobs = orders(200, "FULL")
         tally = Tally()

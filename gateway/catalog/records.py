@@ -51,7 +51,9 @@ LIMITS = {
     "buyer_id": 64,
 }
 MAX_PRICE = Decimal("1e12")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters XML cannot carry (a cart or a CIF file built from the text would fail),
+# and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)

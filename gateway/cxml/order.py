@@ -22,6 +22,8 @@ from gateway.cxml.values import (
 )
 
 TYPES = ("new", "update", "delete")
+# ItemOut lines per OrderRequest (PUNCHGATE_MAX_ORDER_LINES): counted before any line is read.
+DEFAULT_MAX_ORDER_LINES = 50_000
 
 
 @dataclass(frozen=True)
@@ -323,14 +325,21 @@ def _number_lines(lines: list[OrderLineIn]) -> tuple[list[OrderLineIn], list[dic
     return numbered, notes
 
 
-def parse_order_request(body: etree._Element) -> OrderRequestIn:
+def parse_order_request(
+    body: etree._Element, *, max_lines: int = DEFAULT_MAX_ORDER_LINES
+) -> OrderRequestIn:
     """Read an OrderRequest; raises NotAcceptable naming every problem found."""
+    items = children(body, "ItemOut")
+    if len(items) > max_lines:
+        raise NotAcceptable(
+            f"OrderRequest has {len(items)} ItemOut lines, over the limit of {max_lines} "
+            "lines per order"
+        )
     problems = Problems()
     head = parse_order_header(body, problems)
     header = child(body, HEADER)
     total, currency = _money(child(header, "Total"), f"{HEADER}/Total", problems)
     order_date = document_date(header.get("orderDate"), f"{HEADER}/@orderDate", problems)
-    items = children(body, "ItemOut")
     if not items:
         raise NotAcceptable("OrderRequest has no ItemOut: an order needs at least one line")
     parsed = [_line(item, index, currency, problems) for index, item in enumerate(items, 1)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 from sqlalchemy import select
@@ -67,12 +68,18 @@ class WebhookError(Exception):
         self.order = order  # id, buyer_id, session_id of the order it was about
 
 
+# Characters an XML document cannot carry (the details go into cXML sent to the buyer).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _text(event: dict, name: str, limit: int, required: bool = False) -> str | None:
     value = event.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip() or "\x00" in value or len(value) > limit:
         raise WebhookError(400, f"{name} must be a non-empty string of at most {limit} characters")
+    if _NOT_XML.search(value):
+        raise WebhookError(400, f"{name} contains a control character XML cannot carry")
     return value.strip()
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gateway import money
 from gateway.cxml.errors import Conflict, NotAcceptable
 from gateway.cxml.order import (
+    DEFAULT_MAX_ORDER_LINES,
     OrderLineIn,
     OrderRequestIn,
     parse_order_header,
@@ -310,7 +311,15 @@ def marketplace_payload(order: Order) -> dict:
     }
 
 
-def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -> Order:
+def take_order(
+    db: Session,
+    *,
+    buyer,
+    envelope,
+    raw: bytes,
+    parts: list[Part],
+    max_lines: int = DEFAULT_MAX_ORDER_LINES,
+) -> Order:
     """Store an OrderRequest and hand it to the marketplace; raise a CxmlError to refuse it.
 
     Checks run in the order the README documents: the header (orderID, type,
@@ -320,7 +329,8 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
     header_problems = Problems()
     head = parse_order_header(envelope.body, header_problems)
     if header_problems:
-        parse_order_request(envelope.body)  # refuses with the header's and the lines' problems
+        # Refuses with the header's and the lines' problems.
+        parse_order_request(envelope.body, max_lines=max_lines)
     version = _version(db, buyer.id, head)
     duplicate = db.scalar(
         select(Order).where(
@@ -350,7 +360,7 @@ def take_order(db: Session, *, buyer, envelope, raw: bytes, parts: list[Part]) -
                 f"order {request.order_id!r} was deleted; it cannot be "
                 f"{'updated' if request.type == 'update' else 'deleted'} again"
             )
-    request = parse_order_request(envelope.body)
+    request = parse_order_request(envelope.body, max_lines=max_lines)
     orders_policy = buyer.settings.get("orders", {})
     cids = {p.content_id for p in parts}
     missing = [ref for ref in request.attachment_refs if ref[4:] not in cids]

@@ -195,7 +195,14 @@ def _order(db: Session, ctx: Context):
             data={"order": order.id},
         )
         return Handled(order.response_code, session_id=order.session_id, text=order.response_text)
-    order = take_order(db, buyer=buyer, envelope=ctx.envelope, raw=ctx.raw, parts=ctx.parts)
+    order = take_order(
+        db,
+        buyer=buyer,
+        envelope=ctx.envelope,
+        raw=ctx.raw,
+        parts=ctx.parts,
+        max_lines=ctx.gateway.settings.max_order_lines,
+    )
     return Handled(order.response_code, session_id=order.session_id, text=order.response_text)
 
 

@@ -3,6 +3,7 @@ and headless Chromium from Debian's package driven by Playwright."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -111,6 +112,8 @@ def listener():
 
 def stop_server(proc: subprocess.Popen) -> None:
     """Stop gunicorn gracefully, or kill its whole process group if it hangs."""
+    if proc.poll() is not None:
+        return
     proc.terminate()
     try:
         proc.wait(30)
@@ -119,9 +122,13 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-@pytest.fixture
-def live_server(database_url, tmp_path, app):
-    """`punchgate serve` in a child process, on the test database."""
+@contextlib.contextmanager
+def punchgate_serve(database_url: str, tmp_path: Path, extra_env: dict | None = None):
+    """`punchgate serve` (gunicorn, 2 workers) in a process group of its own, on loopback.
+
+    Yields (base URL, process); stopped gracefully or killed whole, and its log (gunicorn
+    access lines included) scanned for secrets afterwards.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -129,10 +136,10 @@ def live_server(database_url, tmp_path, app):
         "PUNCHGATE_SECRET_KEY": SECRET_KEY,
         "PUNCHGATE_BASE_URL": f"http://127.0.0.1:{port}",
         "PUNCHGATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        # Product pictures from the test's image host on loopback, besides https.
-        "PUNCHGATE_IMAGE_SOURCES": "https: http://127.0.0.1:*",
+        **(extra_env or {}),
     }
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    log_path = tmp_path / "server.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", "2"],
         cwd=ROOT,
@@ -146,7 +153,7 @@ def live_server(database_url, tmp_path, app):
     deadline = time.monotonic() + 90
     while True:
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
                 if r.status == 200:
                     break
         except OSError:
@@ -154,13 +161,24 @@ def live_server(database_url, tmp_path, app):
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_server(proc)  # never leave a gunicorn behind to load the machine
             log.close()
-            raise RuntimeError((tmp_path / "server.log").read_text())
+            raise RuntimeError(log_path.read_text())
         time.sleep(0.2)
-    yield base
-    stop_server(proc)
-    log.close()
-    # The server's own log (gunicorn access lines included) must hold no secret.
-    scan("server log", (tmp_path / "server.log").read_text())
+    try:
+        yield base, proc
+    finally:
+        stop_server(proc)
+        log.close()
+    scan("server log", log_path.read_text())
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path, app):
+    """`punchgate serve` in a child process, on the test database."""
+    # Product pictures from the test's image host on loopback, besides https.
+    with punchgate_serve(
+        database_url, tmp_path, {"PUNCHGATE_IMAGE_SOURCES": "https: http://127.0.0.1:*"}
+    ) as (base, _):
+        yield base
 
 
 @pytest.fixture

@@ -383,3 +383,17 @@ def test_cli_search_at_the_buyers_prices(demo, settings, monkeypatch):
     assert r.exit_code == 1 and "no buyer 'nobody'" in r.output
     r = runner.invoke(main, ["catalog", "search", "zzzzzz", "--buyer", "acme"])
     assert r.output == "nothing found for 'zzzzzz'\n"
+
+
+@pytest.mark.parametrize("bad", ["a\x01b", "a\ufffeb", "a\uffffb", "a\x7fb"])
+def test_text_xml_cannot_carry_is_refused_with_its_line(demo, bad):
+    # A cart or CIF file built from such a description could not be written.
+    data = f"sku,description,unit_price,currency,uom\nA-1,{bad},1.00,USD,EA\n".encode()
+    with pytest.raises(CatalogError) as refused:
+        load_bytes(demo, data)
+    (error,) = refused.value.errors
+    assert (error.where, error.field, error.problem) == (
+        "line 2",
+        "description",
+        "contains control characters",
+    )

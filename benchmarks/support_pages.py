@@ -2,14 +2,20 @@
 
 Seeds --sessions punchout sessions (three events each, the first with its
 document; a cart line on every transferred or ordered session; an order on
-every twentieth, one order in ten of those flagged) and --refused refused
+every twentieth, one order in ten of those flagged; a profile fix on one
+session in a thousand, a profile refusal on one in five thousand, as rare among
+the events as they are in production) and --refused refused
 requests in the request log (as many accepted ones interleaved, documents kept
 for the last 30 days only, as retention leaves them), then times the console
 pages through the whole Flask stack with a signed-in agent: the session list
-unfiltered, with each filter and search, a deep page, one session's page; the
+unfiltered, with each filter and search, a deep page, the page of an ordered
+session and of a transferred one with no order (which judges whether its cart
+was lost, ``lost_cart``); the
 request log with each filter, a request page; the orders list and its searches;
-the search box; a buyer page; the alerts page; the audit log. Then the CLI lists
-(``punchgate requests list``, ``orders list``, ``alerts --json``) in process.
+the search box; a buyer page (with its last profile fixes and refusals,
+``recent_outcomes``, through the partial index ``ix_events_profile``); the alerts
+page; the audit log. Then the CLI lists (``punchgate requests list``, ``orders
+list``, ``alerts --json``) in process.
 Each is the median of --repeat requests, printed with its ratio to the floor
 measured in the same run: the sign-in page, which is the same stack with no query.
 
@@ -42,7 +48,16 @@ from gateway import create_app
 from gateway.catalog.loader import load_path
 from gateway.config import Settings
 from gateway.migrate import upgrade
-from gateway.models import CartLine, Event, InboundRequest, Order, PunchoutSession, User, utcnow
+from gateway.models import (
+    AuditEntry,
+    CartLine,
+    Event,
+    InboundRequest,
+    Order,
+    PunchoutSession,
+    User,
+    utcnow,
+)
 from gateway.support.accounts import add_agent
 from provisioning.buyers import load_buyers
 
@@ -169,6 +184,8 @@ def seed(url: str, sessions: int, refused: int) -> None:
                         "document": DOCUMENT.format(n=n) if k == 0 else None,
                     }
                 )
+            if n % PROFILE_EVERY == 0:  # n % 10 == 0: a transferred session
+                events.append(profile_event(n, sid, buyer, created + timedelta(minutes=9)))
             if status in ("transferred", "ordered"):
                 lines.append(
                     {
@@ -224,8 +241,46 @@ def seed(url: str, sessions: int, refused: int) -> None:
             conn.execute(insert(InboundRequest), rows)
     print(f"  seeded {refused:,} refused requests ({time.perf_counter() - started:.0f} s)")
     with engine.begin() as conn:
+        # The same audit trail as on PostgreSQL (PG_AUDIT): the audit pages look for it.
+        conn.execute(insert(AuditEntry), [audit_row(i, now) for i in range(1, 50_001)])
         conn.execute(text("ANALYZE"))
     engine.dispose()
+
+
+PROFILE_EVERY = 1000  # one session in a thousand had its cart fixed by the buyer's profile
+REFUSED_EVERY = 5000  # one in five thousand had it held
+PROFILE_FIX = "line 1 (NW-1001): unit of measure EA sent as PCE, as the profile maps it"
+PROFILE_REFUSED = (
+    "cart held: 1 problem(s) for the coupa profile: line 1 (NW-1001): "
+    "no UNSPSC classification (the profile requires one)"
+)
+
+
+def profile_event(n: int, sid: int, buyer: str, at) -> dict:
+    refused = n % REFUSED_EVERY == 0
+    return {
+        "at": at,
+        "buyer_id": buyer,
+        "session_id": sid,
+        "kind": "profile.refused" if refused else "profile.fix",
+        "level": "warning" if refused else "info",
+        "message": PROFILE_REFUSED if refused else PROFILE_FIX,
+        "data": {},
+        "document": None,
+    }
+
+
+AUDIT_ACTIONS = ("sessions.list", "session.view", "orders.list", "request.view", "search")
+
+
+def audit_row(i: int, now) -> dict:
+    return {
+        "at": now - timedelta(seconds=60000 - i),
+        "agent_email": f"agent{i % 5}@supplier.example",
+        "action": AUDIT_ACTIONS[i % 5],
+        "target": f"session {i}",
+        "data": {},
+    }
 
 
 def request_row(i: int, total: int, now) -> dict:
@@ -272,7 +327,7 @@ SELECT n + 1, b, u + 1, CASE WHEN b = 'initech' THEN 'oci' ELSE 'cxml' END, 'cre
 FROM (SELECT n, n % {USERS} AS u, {PG_BUYER.format(u=f"n % {USERS}")} AS b,
         ({PG_STATUSES})[n % 10 + 1] AS st,
         CAST(:now AS timestamptz) - make_interval(secs => (:total - n) * :step) AS c
-      FROM generate_series(:first, :last) AS n) AS s
+      FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n) AS s
 """  # noqa: S608 - built from constants only
 PG_EVENTS = """
 INSERT INTO events (at, buyer_id, session_id, kind, level, message, data, document)
@@ -283,6 +338,15 @@ SELECT s.created_at + k * interval '1 millisecond', s.buyer_id, s.id,
 FROM punchout_sessions s CROSS JOIN generate_series(0, 2) AS k
 WHERE s.id BETWEEN :first + 1 AND :last + 1
 """
+PG_PROFILE_EVENTS = f"""
+INSERT INTO events (at, buyer_id, session_id, kind, level, message, data)
+SELECT s.transferred_at, s.buyer_id, s.id,
+    CASE WHEN (s.id - 1) % {REFUSED_EVERY} = 0 THEN 'profile.refused' ELSE 'profile.fix' END,
+    CASE WHEN (s.id - 1) % {REFUSED_EVERY} = 0 THEN 'warning' ELSE 'info' END,
+    CASE WHEN (s.id - 1) % {REFUSED_EVERY} = 0 THEN :refused ELSE :fix END, '{{}}'
+FROM punchout_sessions s
+WHERE s.id BETWEEN :first + 1 AND :last + 1 AND (s.id - 1) % {PROFILE_EVERY} = 0
+"""  # noqa: S608 - built from constants only
 PG_LINES = """
 INSERT INTO cart_lines (id, session_id, position, aux_id, sku, quantity, unit_price,
     list_price, contract_price, currency, description, uom)
@@ -324,7 +388,7 @@ SELECT i + 1, at, md5(CAST(i AS text)), CASE WHEN oci THEN 'oci' ELSE 'cxml' END
 FROM (SELECT i, (i / 2) % {USERS} AS u, {PG_BUYER.format(u=f"(i / 2) % {USERS}")} AS b,
         {PG_BUYER.format(u=f"(i / 2) % {USERS}")} = 'initech' AS oci, i % 2 = 0 AS failed,
         CAST(:now AS timestamptz) - make_interval(secs => (:total - i) * :step) AS at
-      FROM generate_series(:first, :last) AS i) AS r
+      FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS i) AS r
 """  # noqa: S608 - built from constants only
 PG_AUDIT = """
 INSERT INTO audit_log (at, agent_email, action, target, data)
@@ -375,6 +439,9 @@ def seed_postgres(url: str, sessions: int, refused: int) -> None:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             conn.execute(text(PG_SESSIONS), params)
             conn.execute(text(PG_EVENTS), {**params, "doc": DOCUMENT})
+            conn.execute(
+                text(PG_PROFILE_EVENTS), {**params, "fix": PROFILE_FIX, "refused": PROFILE_REFUSED}
+            )
             conn.execute(text(PG_LINES), params)
             conn.execute(text(PG_ORDERS), params)
         print(f"  seeded {last + 1:,} sessions ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -399,7 +466,8 @@ def seed_postgres(url: str, sessions: int, refused: int) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
         for definition in indexes:
-            conn.exec_driver_sql(definition)
+            # A partial index's LIKE 'profile.%' must reach the server as written.
+            conn.exec_driver_sql(definition.replace("%", "%%"))
     print(f"  {len(indexes)} indexes built ({time.perf_counter() - started:.0f} s)", flush=True)
     with engine.begin() as conn:
         conn.execute(text(PG_AUDIT), {"now": now})
@@ -418,11 +486,15 @@ def seed_postgres(url: str, sessions: int, refused: int) -> None:
 
 
 def lookups(sessions: int) -> dict:
-    """What the timed requests look for: a session in the middle that has an order."""
+    """What the timed requests look for: a session in the middle that has an order, and
+    the transferred one just before it, which has none (n % 20 == 0: status_of is
+    "transferred", and orders go to n % 20 == 4 only)."""
     middle = sessions // 2
     middle -= middle % 20 - 4
+    assert status_of(middle - 4) == "transferred"
     return {
         "session": middle + 1,
+        "transferred": middle - 4 + 1,
         "email": f"user{middle % USERS}@{buyer_of(middle % USERS)}.example",
         "po": f"PO-{middle}",
         "cookie": f"cookie-{middle}",
@@ -551,7 +623,14 @@ def main() -> None:
             ("search, nothing matches", "/support/?q=nobody@nowhere.example", none),
             ("filter, nothing matches", "/support/?buyer=initech&status=saved", none),
             ("page 10,000 (keyset)", f"/support/?before={found['deep']}", some),
-            ("session page", f"/support/sessions/{found['session']}", found["cookie"]),
+            ("session page, ordered", f"/support/sessions/{found['session']}", found["cookie"]),
+            # Transferred 90 days ago, no order: lost_cart runs all its queries (order
+            # check, the user's later sessions) and reports it past the buyer's lag.
+            (
+                "session page, transferred",
+                f"/support/sessions/{found['transferred']}",
+                'id="lost-cart"',
+            ),
             ("requests, unfiltered", "/support/requests", req),
             ("requests failed only", "/support/requests?failed=1", req),
             (
@@ -581,7 +660,8 @@ def main() -> None:
             ("search box: request id", f"/support/search?q={found['request_id']}", None),
             ("search box: BuyerCookie", f"/support/search?q={found['cookie']}", None),
             ("search box: nothing", "/support/search?q=nothing-here", "Nothing matches"),
-            ("buyer page", "/support/buyers/globex", "Credentials"),
+            # The expected text is a rendered profile fix: recent_outcomes found rows.
+            ("buyer page", "/support/buyers/globex", "Fixed: " + PROFILE_FIX[:20]),
             ("adoption report (12 months)", "/support/buyers/globex/adoption", "Spend"),
             ("adoption CSV", "/support/buyers/globex/adoption.csv", "month,"),
             ("buyer health, all buyers", "/support/buyers", "globex"),

@@ -669,6 +669,13 @@ def main() -> None:
             ("audit log", "/support/audit", "@supplier.example"),
             ("audit log by agent", "/support/audit?agent=agent1@supplier.example", "session "),
         ]
+        # What cron does every few minutes (`punchgate reports refresh`): the buyer health
+        # and adoption pages then read its snapshot. Timed here, not counted as a page.
+        from gateway.support.reports import refresh
+
+        with gateway.db.transaction() as db:
+            for what, seconds in refresh(db):
+                print(f"  reports refresh: {what:<26} {seconds * 1000:9.1f} ms (cron, not a page)")
         print(f"  floor (sign-in page, same stack, no query): {floor:6.1f} ms")
         worst = 0.0
         for label, path, expect in pages:

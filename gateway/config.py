@@ -126,6 +126,8 @@ class Settings:
     # Session log retention: event documents cleared first, sessions without an order later.
     session_document_days: int = 90
     session_days: int = 365
+    # Buyer health and adoption: a snapshot older than this (seconds) is computed again.
+    report_max_age: int = 900
     # Alerts: N refused requests of one buyer within M minutes; secrets ending within D days.
     alert_failures: int = 5
     alert_window_minutes: int = 15
@@ -186,6 +188,7 @@ class Settings:
             request_metadata_days=int(get("REQUEST_METADATA_DAYS", 180)),
             session_document_days=int(get("SESSION_DOCUMENT_DAYS", 90)),
             session_days=int(get("SESSION_DAYS", 365)),
+            report_max_age=int(get("REPORT_MAX_AGE", 900)),
             alert_failures=int(get("ALERT_FAILURES", 5)),
             alert_window_minutes=int(get("ALERT_WINDOW_MINUTES", 15)),
             alert_secret_days=int(get("ALERT_SECRET_DAYS", 7)),

@@ -408,6 +408,10 @@ class Order(Base):
         Index("ix_orders_buyer_flagged", "buyer_id", "flagged", "id"),
         Index("ix_orders_payload", "payload_id"),
         Index("ix_orders_status", "status", "id"),
+        # The console's orders list by buyer and state, and the alerts' held and recently
+        # rejected orders, stay index walks at millions of orders.
+        Index("ix_orders_buyer_flagged_status", "buyer_id", "flagged", "status", "id"),
+        Index("ix_orders_flagged_status_created", "flagged", "status", "created_at"),
     )
 
 
@@ -525,6 +529,17 @@ class SyncNonce(Base):
     __tablename__ = "sync_nonces"
     nonce: Mapped[str] = mapped_column(String(100), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportSnapshot(Base):
+    """Figures the support console shows that aggregate months of sessions (buyer health,
+    adoption), computed ahead by ``punchgate reports refresh`` and read by the pages."""
+
+    __tablename__ = "report_snapshots"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # health | adoption
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class Agent(Base):

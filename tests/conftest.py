@@ -175,6 +175,9 @@ def settings(database_url, tmp_path) -> Settings:
         secret_key=SECRET_KEY,
         base_url=BASE_URL,
         cxml_dtd_dir=str(DTD_DIR),
+        # Tests read figures right after making them; tests/support/test_reports.py
+        # covers the snapshots.
+        report_max_age=0,
     )
 
 

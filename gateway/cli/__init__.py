@@ -22,6 +22,7 @@ from gateway.cli import (
     orders,
     outbox,
     replay,
+    reports,
     requests,
     server,
     sessions,
@@ -64,3 +65,4 @@ main.add_command(orders.orders)
 main.add_command(marketplace.marketplace)
 main.add_command(requests.requests)
 main.add_command(alerts.alerts)
+main.add_command(reports.reports)

@@ -21,7 +21,6 @@ from gateway.models import (
     User,
     utcnow,
 )
-from gateway.support.queries import buyer_health
 from gateway.support.requests import mask_secrets
 
 USERS_SHOWN = 200
@@ -99,7 +98,6 @@ def buyer_page(db: Session, buyer_id: str) -> dict | None:
             .limit(FAILURES_SHOWN)
         )
     )
-    (health,) = buyer_health(db, only=buyer_id) or [None]
     return {
         "buyer": buyer,
         "config": configuration(buyer),
@@ -109,7 +107,6 @@ def buyer_page(db: Session, buyer_id: str) -> dict | None:
         ),
         "users": users,
         "failures": failures,
-        "health": health,
     }
 
 

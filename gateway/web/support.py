@@ -26,7 +26,7 @@ from gateway.profiles.service import profile_summary
 from gateway.ranges import INT_MAX
 from gateway.sessions.events import record
 from gateway.sessions.lost_carts import cart_document, lost_cart
-from gateway.support import accounts, alerts, on_behalf, queries
+from gateway.support import accounts, alerts, on_behalf, queries, reports
 from gateway.web import current_gateway
 
 bp = Blueprint("support", __name__, url_prefix="/support")
@@ -269,9 +269,10 @@ def buyers_health():
         days = min(max(int(request.args.get("days", 30)), 1), 365)
     except ValueError:
         days = 30
-    with current_gateway().db.transaction() as db:
-        rows = queries.buyer_health(db, days=days)
-        page = render_template("support/buyers.html", rows=rows, days=days)
+    gateway = current_gateway()
+    with gateway.db.transaction() as db:
+        rows, as_of = reports.health(db, gateway.settings.report_max_age, days=days)
+        page = render_template("support/buyers.html", rows=rows, days=days, as_of=as_of)
     audit("buyers.health")
     return page
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from gateway.models import Agent, Buyer, User
 from gateway.profiles.service import profile_summary, recent_outcomes
-from gateway.support import accounts, alerts, buyers, queries, search, users
+from gateway.support import accounts, alerts, buyers, queries, reports, search, users
 from gateway.support import orders as order_search
 from gateway.support import requests as request_log
 from gateway.web import current_gateway
@@ -163,11 +163,15 @@ def _buyer_or_404(db, buyer_id: str) -> Buyer:
 @bp.get("/buyers/<buyer_id>")
 @signed_in()
 def buyer_page(buyer_id: str):
-    with current_gateway().db.transaction() as db:
+    gateway = current_gateway()
+    with gateway.db.transaction() as db:
         buyer = _buyer_or_404(db, buyer_id)
+        health, as_of = reports.health(db, gateway.settings.report_max_age, only=buyer.id)
         page = render_template(
             "support/buyer.html",
             **buyers.buyer_page(db, buyer.id),
+            health=next(iter(health), None),
+            health_as_of=as_of,
             profile=profile_summary(buyer),
             profile_events=recent_outcomes(db, buyer.id),
             roles=users.known_roles(buyer),
@@ -184,9 +188,8 @@ def adoption_page(buyer_id: str):
     own page rather than on every view of the buyer."""
     with current_gateway().db.transaction() as db:
         buyer = _buyer_or_404(db, buyer_id)
-        page = render_template(
-            "support/adoption.html", buyer=buyer, adoption=buyers.adoption(db, buyer.id)
-        )
+        rows, as_of = reports.adoption(db, buyer.id, current_gateway().settings.report_max_age)
+        page = render_template("support/adoption.html", buyer=buyer, adoption=rows, as_of=as_of)
     audit("buyer.adoption", f"buyer {buyer_id}")
     return page
 
@@ -196,7 +199,8 @@ def adoption_page(buyer_id: str):
 def adoption_csv(buyer_id: str):
     with current_gateway().db.transaction() as db:
         buyer = _buyer_or_404(db, buyer_id)
-        body = buyers.adoption_csv(buyers.adoption(db, buyer.id))
+        rows, _ = reports.adoption(db, buyer.id, current_gateway().settings.report_max_age)
+        body = buyers.adoption_csv(rows)
     audit("buyer.adoption_export", f"buyer {buyer_id}")
     return Response(
         body,

@@ -20,7 +20,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from gateway.models import Buyer, InboundRequest, Order, OutboxMessage, PunchoutSession, utcnow
@@ -149,7 +149,7 @@ def _held(db: Session, now: datetime) -> list[Alert]:
     rows = db.execute(
         select(Order.buyer_id, Order.status, func.count(), func.max(Order.id))
         .where(
-            Order.flagged.is_(True),
+            Order.flagged == true(),  # indexable, unlike IS true
             (Order.status == "pending")
             | ((Order.status == "rejected") & (Order.created_at >= now - timedelta(days=7))),
         )

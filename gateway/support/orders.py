@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from gateway import money, wildcards
@@ -83,7 +83,8 @@ def list_orders(
     for flagged in phases:
         if f.cursor is not None and f.cursor[0] is False and flagged:
             continue  # the flagged ones were all shown already
-        stmt = base.where(Order.flagged.is_(flagged))
+        # "= true", not "IS true": only the former can walk a btree index on PostgreSQL.
+        stmt = base.where(Order.flagged == (true() if flagged else false()))
         if f.cursor is not None and f.cursor[0] == flagged:
             stmt = stmt.where(Order.id < f.cursor[1])
         rows += db.scalars(stmt.order_by(Order.id.desc()).limit(limit + 1 - len(rows))).all()

@@ -124,7 +124,8 @@ def _finish(gateway: Gateway, message_id: int, result: Delivery, on_success=None
 
 def _order_accepted(state: str, reason: str | None):
     def apply(db: Session, message: OutboxMessage, result: Delivery) -> None:
-        order = db.get(Order, message.order_pk)
+        # Messages not about an order (an alert webhook) have no order_pk.
+        order = db.get(Order, message.order_pk) if message.order_pk is not None else None
         if order is None or order.status not in ("received",):
             return
         order.status = state

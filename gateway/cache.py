@@ -7,7 +7,8 @@ so each process keeps one snapshot of all of them instead of querying three tabl
 per request.
 
 How instances learn of changes: every INSERT, UPDATE or DELETE on ``buyers``,
-``buyer_credentials`` or ``suppliers`` issued through a gateway engine (ORM or Core)
+``buyer_credentials``, ``suppliers`` or ``products`` (for the storefront's catalog counts,
+``gateway.catalog.aggregates``) issued through a gateway engine (ORM or Core)
 also bumps the single ``config_version`` row, in the same transaction. Every request
 that uses the snapshot reads that counter in its first statement (together with the
 throttle lookup it makes anyway) and reloads the snapshot when the counter moved. A
@@ -37,7 +38,8 @@ from sqlalchemy.orm import Session
 from gateway.models import AuthThrottle, Buyer, BuyerCredential, ConfigVersion, Supplier
 
 MAX_AGE = 30.0  # seconds
-WATCHED = frozenset({"buyers", "buyer_credentials", "suppliers"})
+# products: the storefront's catalog-wide counts (gateway.catalog.aggregates) follow it too.
+WATCHED = frozenset({"buyers", "buyer_credentials", "suppliers", "products"})
 # Set on statements that change a watched table without changing configuration
 # (the minute-precision "last used" stamp of a credential).
 UNCHANGED = "punchgate_config_unchanged"

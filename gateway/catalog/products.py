@@ -75,13 +75,11 @@ def quantity_problem(product: Product, quantity: Decimal) -> str | None:
 
 
 def categories(db: Session, allowed: frozenset[str] | None = None) -> list[str]:
-    names = db.scalars(
-        select(Product.category)
-        .where(Product.retired_at.is_(None), Product.category.is_not(None))
-        .distinct()
-        .order_by(Product.category)
-    )
-    return [c for c in names if c and (allowed is None or c in allowed)]
+    """The live catalog's categories (those ``allowed`` when given), from the per-process
+    counts (``gateway.catalog.aggregates``)."""
+    from gateway.catalog import aggregates
+
+    return [c for c in aggregates.counts(db).categories(allowed) if c]
 
 
 def product_view(item: PricedProduct, show_prices: bool = True) -> dict:

@@ -26,6 +26,7 @@ from sqlalchemy import Float, and_, case, cast, func, insert, or_, select, text,
 from sqlalchemy.orm import Session
 
 from gateway import wildcards
+from gateway.catalog import aggregates
 from gateway.catalog import text as words_
 from gateway.catalog.products import PricedProduct
 from gateway.models import ContractPrice, Product, SearchTerm, SearchTermVariant
@@ -228,6 +229,18 @@ def search(
         if counted is not None:
             total, categories, manufacturers = counted
             return SearchResult(items, total, categories, manufacturers)
+    if not q.groups:
+        # Browsing: the counts are the whole live catalog's, kept per process.
+        live = aggregates.counts(db)
+        total = live.total(allowed, category, manufacturer)
+        if not facets:
+            return SearchResult(items, total)
+        return SearchResult(
+            items,
+            total,
+            _top(live.by_category(allowed, manufacturer)),
+            _top(live.by_manufacturer(allowed, category)),
+        )
     if offset == 0 and len(skus) < limit:
         total = len(skus)
     else:

@@ -142,3 +142,28 @@ def test_storefront_can_be_framed_and_keyboard_used(client, demo):
     assert q(doc, "main#main")
     assert q(doc, "input[name=q]")[0].get("aria-label")
     assert q(doc, 'meta[name="viewport"]')
+
+
+def test_catalog_counts_follow_a_load_on_another_instance(client, demo, settings):
+    """The sidebar and browse facets are kept per process; a load anywhere refreshes them."""
+    from gateway import create_app
+
+    token = open_session(client)
+    _, doc = page(client, f"/shop/?session={token}")
+    assert "Gardening" not in [a.text_content().strip() for a in q(doc, "nav.sidebar a")]
+    other = create_app(settings).extensions["punchgate"]  # a second instance, same database
+    with other.db.transaction() as db:
+        load(
+            db,
+            read(
+                b"sku,description,unit_price,currency,uom,category\nG-1,Rake,9.00,USD,EA,Gardening\n"
+            ),
+        )
+    _, doc = page(client, f"/shop/?session={token}")
+    facets = {
+        q(a, ".facet-name")[0].text: q(a, ".count")[0].text
+        for a in q(doc, ".facet a")
+        if q(a, ".facet-name")
+    }
+    assert facets["Gardening"] == "1"
+    assert doc.get_element_by_id("result-count").text_content() == "29 products"

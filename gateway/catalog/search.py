@@ -198,6 +198,7 @@ def search(
         .where(ContractPrice.buyer_id == buyer_id, ContractPrice.sku == Product.sku)
         .scalar_subquery()
     )
+    counted = _counted(db, base, category, manufacturer) if q.groups and facets else None
     # The page is ordered over keys only, then its products are read: sorting
     # thousands of matches with every column of each costs more than the search.
     page = select(Product.sku).where(*where)
@@ -205,7 +206,7 @@ def search(
         page = page.order_by(_price(db, contract), *ties)
     elif sort == "-price":
         page = page.order_by(_price(db, contract).desc(), *ties)
-    elif q.groups:
+    elif q.groups and (counted is None or counted[0] <= RANKED_MATCHES):
         exact_part = (
             Product.part_keys.like(wildcards.like_pattern(f"* {q.part_key} *"))
             if q.part_key
@@ -224,11 +225,8 @@ def search(
     }
     items = [found[sku] for sku in skus]
 
-    if q.groups and facets:
-        counted = _counted(db, base, category, manufacturer)
-        if counted is not None:
-            total, categories, manufacturers = counted
-            return SearchResult(items, total, categories, manufacturers)
+    if counted is not None:
+        return SearchResult(items, *counted)
     if not q.groups:
         # Browsing: the counts are the whole live catalog's, kept per process.
         live = aggregates.counts(db)
@@ -241,66 +239,44 @@ def search(
             _top(live.by_category(allowed, manufacturer)),
             _top(live.by_manufacturer(allowed, category)),
         )
+    # A search without facets (OCI, the session API): the count alone.
     if offset == 0 and len(skus) < limit:
         total = len(skus)
     else:
         total = db.scalar(select(func.count()).select_from(Product).where(*where)) or 0
-    if not facets:
-        return SearchResult(items, total)
-    return SearchResult(
-        items,
-        total,
-        _facet(db, Product.category, base + by_manufacturer),
-        _facet(db, Product.manufacturer, base + by_category),
-    )
+    return SearchResult(items, total)
 
 
-FACET_ROWS = 20_000
 FACET_VALUES = 30
+# Past this many matches (a two-letter prefix, a bare wildcard) relevance says little and
+# ranking every match costs the most: such results are in description order.
+RANKED_MATCHES = 2_000
 
 
 def _counted(db: Session, base, category, manufacturer):
-    """(total, category facets, manufacturer facets) from one pass over the matches.
+    """(total, category facets, manufacturer facets) from one grouped pass over the matches.
 
-    One read of two short columns of every match is cheaper than three grouped
-    queries that each run the full-text match again. None when the matches are
-    too many for that; the grouped queries answer then.
+    One query counts the matches per (category, manufacturer) pair, a few hundred rows at
+    most; the total and both facets (each leaving out its own filter) are summed from
+    them. Three grouped queries would each run the full-text match again, and reading
+    every match into Python costs more than the match itself.
     """
     rows = db.execute(
-        select(Product.category, Product.manufacturer).where(*base).limit(FACET_ROWS + 1)
+        select(Product.category, Product.manufacturer, func.count())
+        .where(*base)
+        .group_by(Product.category, Product.manufacturer)
     ).all()
-    if len(rows) > FACET_ROWS:
-        return None
-    total = 0
-    by_category: Counter[str] = Counter()
-    by_manufacturer: Counter[str] = Counter()
-    for cat, maker in rows:
-        in_category = category is None or cat == category
-        in_manufacturer = manufacturer is None or maker == manufacturer
-        total += in_category and in_manufacturer
-        if cat is not None and in_manufacturer:
-            by_category[cat] += 1
-        if maker is not None and in_category:
-            by_manufacturer[maker] += 1
-    return total, _top(by_category), _top(by_manufacturer)
+    matrix = aggregates.Counts(None, 0.0, {(c, m): n for c, m, n in rows})
+    return (
+        matrix.total(None, category, manufacturer),
+        _top(matrix.by_category(None, manufacturer)),
+        _top(matrix.by_manufacturer(None, category)),
+    )
 
 
 def _top(counts: Counter) -> list[Facet]:
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [Facet(value, n) for value, n in ordered[:FACET_VALUES]]
-
-
-def _facet(db: Session, column, where) -> list[Facet]:
-    """Counts per value among the matches, the facet's own filter left out."""
-    count = func.count().label("n")
-    rows = db.execute(
-        select(column, count)
-        .where(*where, column.is_not(None))
-        .group_by(column)
-        .order_by(count.desc(), column)
-        .limit(FACET_VALUES)
-    ).all()
-    return [Facet(value, n) for value, n in rows]
 
 
 # The index ------------------------------------------------------------------

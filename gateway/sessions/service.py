@@ -329,6 +329,24 @@ def parse_quantity(value) -> Decimal:
     return quantity
 
 
+def _lock_cart(db: Session, session: PunchoutSession) -> None:
+    """Serialise the changes to one cart (a double click, two tabs, the storefront's script
+    and its form): without it two adds of one product both insert a line (a unique
+    violation, answered 500) or one increment is lost. PostgreSQL: a row lock on the
+    session, taken once per transaction, then the lines read again under it. SQLite's
+    write transactions (BEGIN IMMEDIATE) are serialised already."""
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    locked = db.info.setdefault("punchgate.locked_carts", set())
+    if session.id in locked:
+        return
+    db.execute(
+        select(PunchoutSession.id).where(PunchoutSession.id == session.id).with_for_update()
+    )
+    locked.add(session.id)
+    db.expire(session, ["lines"])
+
+
 def set_quantity(
     db: Session,
     session: PunchoutSession,
@@ -343,6 +361,7 @@ def set_quantity(
     """Set (or with ``add``, increase) a line's quantity; 0 removes the line."""
     if check_open:
         _check_open(session)
+    _lock_cart(db, session)
     line = next((line for line in session.lines if line.sku == sku), None)
     if line is None and quantity == 0:
         if add:

@@ -48,6 +48,9 @@ class Thresholds:
     window_minutes: int = 15  # ... within this many minutes
     secret_days: int = 7
     webhook_url: str | None = None
+    # Leaked carts are counted over a month of sessions: from the reports snapshot
+    # (``punchgate reports refresh``) when it is at most this old; 0 counts now.
+    report_max_age: int = 0
 
     @classmethod
     def from_settings(cls, settings) -> Thresholds:
@@ -56,6 +59,7 @@ class Thresholds:
             window_minutes=settings.alert_window_minutes,
             secret_days=settings.alert_secret_days,
             webhook_url=settings.alert_webhook_url,
+            report_max_age=settings.report_max_age,
         )
 
 
@@ -209,8 +213,9 @@ def usual_lag(db: Session, buyer: Buyer) -> timedelta:
     return max(timedelta(seconds=statistics.median(lags) * 2), timedelta(hours=1))
 
 
-def _leaking(db: Session, now: datetime) -> list[Alert]:
-    found = []
+def leak_counts(db: Session, now: datetime) -> list[list]:
+    """[buyer id, carts transferred past its usual lag and never ordered, lag in hours]."""
+    counts = []
     for buyer in db.scalars(select(Buyer).order_by(Buyer.id)):
         buyer_id = buyer.id
         lag = usual_lag(db, buyer)
@@ -227,8 +232,17 @@ def _leaking(db: Session, now: datetime) -> list[Alert]:
                 .subquery()
             )
         )
+        counts.append([buyer_id, count or 0, int(lag.total_seconds() // 3600)])
+    return counts
+
+
+def _leaking(db: Session, t: Thresholds, now: datetime) -> list[Alert]:
+    from gateway.support.reports import snapshot
+
+    rows, _ = snapshot(db, "leaks", "all", lambda: leak_counts(db, now), t.report_max_age)
+    found = []
+    for buyer_id, count, hours in rows:
         if count:
-            hours = int(lag.total_seconds() // 3600)
             found.append(
                 Alert(
                     "carts_leaking",
@@ -282,7 +296,7 @@ def current(db: Session, thresholds: Thresholds, now: datetime | None = None) ->
         *_dead(db),
         *_secrets(db, thresholds, now),
         *_held(db, now),
-        *_leaking(db, now),
+        *_leaking(db, thresholds, now),
         *_repunched(db, now),
     ]
     return sorted(found, key=lambda a: (a.severity != "critical", a.kind, a.buyer or ""))

@@ -1,4 +1,5 @@
-"""Figures over months of sessions, computed ahead: buyer health and adoption.
+"""Figures over months of sessions, computed ahead: buyer health, adoption, and the
+leaked-cart counts of the alerts.
 
 At millions of sessions a buyer's health (30 days of sessions, failures, leaked carts)
 or its adoption report (12 months) takes seconds to count; the pages cannot do that on
@@ -19,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import Buyer, ReportSnapshot, utcnow
+from gateway.support import alerts
 from gateway.support import buyers as buyer_reports
 from gateway.support.queries import buyer_health
 
 HEALTH_DAYS = 30
 
 
-def _snapshot(
+def snapshot(
     db: Session, kind: str, key: str, compute: Callable[[], list], max_age: int
 ) -> tuple[list, datetime]:
     now = utcnow()
@@ -67,7 +69,7 @@ def health(
 ) -> tuple[list[dict], datetime]:
     """Every buyer's health over ``days`` days, riskiest first (or one buyer's), and when
     the figures were computed."""
-    rows, at = _snapshot(db, "health", f"days:{days}", lambda: _health_rows(db, days), max_age)
+    rows, at = snapshot(db, "health", f"days:{days}", lambda: _health_rows(db, days), max_age)
     known = {b.id: b for b in db.scalars(select(Buyer))}
     out = []
     for row in rows:
@@ -85,7 +87,7 @@ def health(
 
 
 def adoption(db: Session, buyer_id: str, max_age: int) -> tuple[list[dict], datetime]:
-    return _snapshot(
+    return snapshot(
         db, "adoption", buyer_id, lambda: buyer_reports.adoption(db, buyer_id), max_age
     )
 
@@ -97,6 +99,9 @@ def refresh(db: Session) -> list[tuple[str, float]]:
     started = time.perf_counter()
     _store(db, "health", f"days:{HEALTH_DAYS}", _health_rows(db, HEALTH_DAYS), now)
     timings.append(("buyer health, all buyers", time.perf_counter() - started))
+    started = time.perf_counter()
+    _store(db, "leaks", "all", alerts.leak_counts(db, now), now)
+    timings.append(("leaked carts (alerts)", time.perf_counter() - started))
     for buyer_id in db.scalars(select(Buyer.id).order_by(Buyer.id)):
         started = time.perf_counter()
         _store(db, "adoption", buyer_id, buyer_reports.adoption(db, buyer_id), now)

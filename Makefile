@@ -39,4 +39,5 @@ bench: venv
 	$(BIN)/python -m benchmarks.order_request --repeat 3
 	$(BIN)/python -m benchmarks.oci_call --seconds 5
 	$(BIN)/python -m benchmarks.outbox_delivery --messages 300
+	$(BIN)/python -m benchmarks.storefront --products 20000 --seconds 3
 	$(BIN)/python -m benchmarks.profile_setup --requests 300 --warmup 1200 --top 0

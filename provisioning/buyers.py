@@ -242,4 +242,3 @@ def url_allowed(url: str, prefixes: list[str]) -> bool:
     path. Both are normalised first: see provisioning/urls.py.
     """
     return urls.url_allowed(url, prefixes)
-

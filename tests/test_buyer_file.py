@@ -106,7 +106,7 @@ def test_a_wrong_type_is_one_problem_not_a_crash():
     assert [p.key for p in check_config(text, env={}).errors] == ["buyer.oci.decimals"]
 
 
-@pytest.mark.parametrize("text", ["", "# nothing yet\n", 'x = 1\n', "[[buyer]]\n"])
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "x = 1\n", "[[buyer]]\n"])
 def test_a_file_without_a_supplier_says_so(text):
     # Found by the property test: a problem on a table the file never wrote used to loop.
     config = check_config(text, env={})

@@ -24,7 +24,10 @@ def test_load_and_inspect_sessions(cli_env, app, client):
     r = cli_env.invoke(main, ["buyers", "load", str(DEMO / "buyers.toml")])
     assert r.exit_code == 0 and "loaded 3 buyer(s): acme, globex, initech" in r.output
     r = cli_env.invoke(main, ["catalog", "load", str(DEMO / "catalog.csv")])
-    assert r.exit_code == 0 and "28 added, 0 changed, 0 retired, 0 unchanged, 5 contract price(s)" in r.output
+    assert (
+        r.exit_code == 0
+        and "28 added, 0 changed, 0 retired, 0 unchanged, 5 contract price(s)" in r.output
+    )
 
     token = open_session(client)
     client.post(

@@ -56,7 +56,10 @@ def test_the_transfer_page_is_not_cached_and_names_no_referrer(client, demo):
     page = client.post("/api/v1/punchout/transfer", data={"session": token})
     assert page.status_code == 200
     assert_common(page)
-    assert "http://127.0.0.1:9000" in page.headers["Content-Security-Policy"].split("frame-ancestors")[1]
+    assert (
+        "http://127.0.0.1:9000"
+        in page.headers["Content-Security-Policy"].split("frame-ancestors")[1]
+    )
 
 
 @pytest.mark.parametrize("path", ["/support/login", "/support/"])

@@ -311,9 +311,7 @@ def _general_copy(path: Path, tmp: Path, hook_field: str) -> Path:
 
 
 # A certification that sent no line checked nothing: it must not pass.
-NOTHING_SENT = (
-    "no line was sent: the catalog is empty (load it with `punchgate catalog load FILE`)"
-)
+NOTHING_SENT = "no line was sent: the catalog is empty (load it with `punchgate catalog load FILE`)"
 NO_DTD = "DTD not checked (set PUNCHGATE_CXML_DTD_DIR to the official cXML DTDs)"
 
 

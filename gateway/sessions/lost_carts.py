@@ -133,8 +133,7 @@ def lost_carts(
     carts = sorted(carts, key=lambda c: c.transferred_at, reverse=True)[:limit]
     again = _later_sessions(db, carts, repunch_minutes)
     found = [
-        _judge(c, again.get(c.id), lags.get(c.buyer_id) or 0, now, repunch_minutes)
-        for c in carts
+        _judge(c, again.get(c.id), lags.get(c.buyer_id) or 0, now, repunch_minutes) for c in carts
     ]
     return [c for c in found if c is not None]
 

@@ -340,9 +340,7 @@ def _lock_cart(db: Session, session: PunchoutSession) -> None:
     locked = db.info.setdefault("punchgate.locked_carts", set())
     if session.id in locked:
         return
-    db.execute(
-        select(PunchoutSession.id).where(PunchoutSession.id == session.id).with_for_update()
-    )
+    db.execute(select(PunchoutSession.id).where(PunchoutSession.id == session.id).with_for_update())
     locked.add(session.id)
     db.expire(session, ["lines"])
 

@@ -87,9 +87,7 @@ def health(
 
 
 def adoption(db: Session, buyer_id: str, max_age: int) -> tuple[list[dict], datetime]:
-    return snapshot(
-        db, "adoption", buyer_id, lambda: buyer_reports.adoption(db, buyer_id), max_age
-    )
+    return snapshot(db, "adoption", buyer_id, lambda: buyer_reports.adoption(db, buyer_id), max_age)
 
 
 def refresh(db: Session) -> list[tuple[str, float]]:

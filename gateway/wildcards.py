@@ -42,3 +42,11 @@ def like(column, term: str, *, contains: bool = False, fold_case: bool = True) -
     if fold_case:
         return func.lower(column).like(like_pattern(term.lower(), contains=contains), escape=ESCAPE)
     return column.like(like_pattern(term, contains=contains), escape=ESCAPE)
+
+
+def match(column, term: str, *, fold_case: bool = True) -> ColumnElement:
+    """An identifier filter: equal to ``term`` (an index probe) unless it holds ``*``,
+    then ``like``. With ``fold_case`` the column is stored lower-cased (emails)."""
+    if has_wildcard(term):
+        return like(column, term, fold_case=fold_case)
+    return column == (term.lower() if fold_case else term)

@@ -48,17 +48,14 @@ def _matching(db: Session, f: OrderFilter):
     if f.q and not wildcards.matches_everything(f.q):
         term = f.q.strip()
         # Users first, then their sessions: each branch of the OR stays on an index.
-        if wildcards.has_wildcard(term):
-            # SAP's "*" (the agent types "4500*"); "%" and "_" stay literal.
-            found = [
-                wildcards.like(Order.order_id, term, fold_case=False),
-                wildcards.like(Order.payload_id, term, fold_case=False),
-            ]
-            user_match = wildcards.like(User.email, term)
-        else:
-            found = [Order.order_id == term, Order.payload_id == term]
-            user_match = User.email == term.lower()
-        users = db.scalars(select(User.id).where(user_match).limit(100)).all()
+        # Exact unless the agent typed SAP's "*" ("4500*"); "%" and "_" stay literal.
+        found = [
+            wildcards.match(Order.order_id, term, fold_case=False),
+            wildcards.match(Order.payload_id, term, fold_case=False),
+        ]
+        users = db.scalars(
+            select(User.id).where(wildcards.match(User.email, term)).limit(100)
+        ).all()
         if users:
             sessions = db.scalars(
                 select(PunchoutSession.id).where(PunchoutSession.user_id.in_(users)).limit(1000)

@@ -274,23 +274,14 @@ def list_requests(
         stmt = stmt.where(InboundRequest.id <= last)
     if f.q and not wildcards.matches_everything(f.q):
         term = f.q.strip()
-        if wildcards.has_wildcard(term):
-            # SAP's "*" (the agent types "4500*"); "%" and "_" stay literal.
-            stmt = stmt.where(
-                or_(
-                    wildcards.like(InboundRequest.request_id, term, fold_case=False),
-                    wildcards.like(InboundRequest.payload_id, term, fold_case=False),
-                    wildcards.like(InboundRequest.user_email, term),
-                )
+        # Exact unless the agent typed SAP's "*" ("4500*"); "%" and "_" stay literal.
+        stmt = stmt.where(
+            or_(
+                wildcards.match(InboundRequest.request_id, term, fold_case=False),
+                wildcards.match(InboundRequest.payload_id, term, fold_case=False),
+                wildcards.match(InboundRequest.user_email, term),
             )
-        else:
-            stmt = stmt.where(
-                or_(
-                    InboundRequest.request_id == term,
-                    InboundRequest.payload_id == term,
-                    InboundRequest.user_email == term.lower(),
-                )
-            )
+        )
     if f.before:
         stmt = stmt.where(InboundRequest.id < f.before)
     rows = list(db.scalars(stmt.order_by(InboundRequest.id.desc()).limit(limit + 1)))

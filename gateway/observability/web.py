@@ -120,15 +120,26 @@ class _RedactEnviron:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/oci/") or not environ.get("QUERY_STRING"):
             return set()
+        if OCI_FIELDS_KEY in environ:  # the request log looked the buyer up already
+            return environ[OCI_FIELDS_KEY]
         from gateway.models import Buyer
 
         try:
             with self.app.extensions["punchgate"].db.transaction() as db:
-                buyer = db.get(Buyer, path.removeprefix("/oci/").strip("/"))
-                oci = (buyer.settings.get("oci") or {}) if buyer else {}
+                return oci_secret_fields(db.get(Buyer, path.removeprefix("/oci/").strip("/")))
         except SQLAlchemyError:
             return set()
-        return set(oci.get("password_fields") or ())
+
+
+# Where the request log leaves the OCI fields a buyer marks as secret, so the environ
+# redaction after the answer need not read the buyer a second time.
+OCI_FIELDS_KEY = "punchgate.oci_secret_fields"
+
+
+def oci_secret_fields(buyer) -> set[str]:
+    """The password fields a buyer's SAP system renamed (``[buyer.oci] password_fields``)."""
+    oci = (buyer.settings.get("oci") or {}) if buyer is not None else {}
+    return set(oci.get("password_fields") or ())
 
 
 def redact_environ(environ: dict, secret_names: set[str] = frozenset()) -> None:

@@ -13,6 +13,7 @@ import uuid
 from flask import Flask, Response, request
 
 from gateway.models import Buyer
+from gateway.observability.web import OCI_FIELDS_KEY, oci_secret_fields
 from gateway.support import requests as request_log
 from gateway.web import current_gateway
 
@@ -61,9 +62,10 @@ def _document(note: request_log.RequestNote, buyer: Buyer | None) -> str | None:
         return request_log.redact_cxml(note.body) if note.body else None
     if note.channel == "oci":
         pairs = list(request.args.items(multi=True)) + list(request.form.items(multi=True))
-        # A buyer whose SAP system renamed PASSWORD (KENNWORT, say) says so in its config.
-        oci = (buyer.settings.get("oci") or {}) if buyer is not None else {}
-        return request_log.redact_pairs(pairs, set(oci.get("password_fields") or ()))
+        # A buyer whose SAP system renamed PASSWORD (KENNWORT, say) says so in its config;
+        # kept in the environ for the access-log redaction after the answer.
+        names = request.environ[OCI_FIELDS_KEY] = oci_secret_fields(buyer)
+        return request_log.redact_pairs(pairs, names)
     if note.channel == "session_api":
         data = request.get_json(silent=True)
         if data is None and request.form:

@@ -19,9 +19,16 @@ from gateway.migrate import current_revision, head_revision
 from gateway.models import KeyFingerprint, utcnow
 from gateway.state import Gateway
 
+UNREACHABLE = "database unreachable"
+
 
 class StartupRefused(Exception):
     """This instance must not serve; the message is one line saying why and what to do."""
+
+
+class DatabaseUnreachable(StartupRefused):
+    """The checks could not run: the database did not answer (a passing state, unlike a
+    wrong key or an old schema)."""
 
 
 def secret_key_fingerprint(secret_key: str) -> str:
@@ -43,7 +50,7 @@ def schema_problem(gateway: Gateway) -> str | None:
     try:
         current = current_revision(gateway.db.engine)
     except SQLAlchemyError as exc:
-        return f"database unreachable ({database_error(exc)})"
+        return f"{UNREACHABLE} ({database_error(exc)})"
     head = head_revision()
     if current != head:
         return (
@@ -106,11 +113,12 @@ def check_startup(gateway: Gateway) -> None:
     """Everything an instance checks before it serves; raises StartupRefused."""
     problem = schema_problem(gateway)
     if problem:
-        raise StartupRefused(problem)
+        refused = DatabaseUnreachable if problem.startswith(UNREACHABLE) else StartupRefused
+        raise refused(problem)
     try:
         check_keys(gateway)
     except SQLAlchemyError as exc:
-        raise StartupRefused(f"database unreachable ({database_error(exc)})") from None
+        raise DatabaseUnreachable(f"{UNREACHABLE} ({database_error(exc)})") from None
 
 
 def database_error(exc: SQLAlchemyError) -> str:

@@ -141,3 +141,25 @@ def test_serve_refuses_a_database_that_is_not_migrated(tmp_path):
         f"Error: database schema is at revision none, this version needs {head_revision()}: "
         "run `punchgate db upgrade`"
     ]
+
+
+def test_a_worker_booting_during_an_outage_serves_once_the_master_checked():
+    """gunicorn stops the whole server when a worker exits with code 3; a worker recycled
+    (max_requests) while the database blips must not take every worker down with it."""
+    from gateway.observability.gunicorn import MASTER_CHECKED
+    from tests.conftest import ROOT
+
+    env = {
+        **os.environ,
+        "PUNCHGATE_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/down",
+        "PUNCHGATE_SECRET_KEY": "k" * 40,
+    }
+    env.pop(MASTER_CHECKED, None)
+    boot = [sys.executable, "-c", "import wsgi"]
+    alone = subprocess.run(boot, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert alone.returncode == 3 and "punchgate: database unreachable" in alone.stderr
+    checked = subprocess.run(
+        boot, cwd=ROOT, env={**env, MASTER_CHECKED: "1"}, capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "worker started while the database unreachable" in checked.stderr

@@ -16,6 +16,10 @@ from gunicorn import glogging
 from gateway.observability.logs import redact_path, redact_query, redact_text
 from gateway.observability.web import redact_environ
 
+# Set in the master once its startup checks passed: a worker then boots even while the
+# database is briefly unreachable (wsgi.py) instead of stopping the whole server.
+MASTER_CHECKED = "PUNCHGATE_STARTUP_CHECKED"
+
 
 def refuse(message: str) -> None:
     """One line on stderr, then exit: what an operator sees when an instance will not start."""
@@ -44,6 +48,7 @@ def on_starting(server) -> None:
     finally:
         # Workers must not inherit the master's pooled connections.
         gateway.db.dispose()
+    os.environ[MASTER_CHECKED] = "1"  # inherited by every worker forked from here on
 
 
 def when_ready(server) -> None:

@@ -588,9 +588,11 @@ class KeyFingerprint(Base):
 class InboundRequest(Base):
     """One request a buyer system or the marketplace sent, refused ones included.
 
-    Written by the web layer after the answer is built, in its own transaction:
-    a failure to write it never changes the answer. ``document`` is redacted and
-    size-capped, and cleared before the row itself is purged (retention).
+    Written in the handler's own transaction when it knows its answer there (setup
+    requests, orders, OCI calls), else by the web layer once the answer is built, in a
+    transaction of its own: a failure to write it never changes the answer.
+    ``document`` is redacted and size-capped, and cleared before the row itself is
+    purged (retention).
     """
 
     __tablename__ = "inbound_requests"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -46,6 +47,17 @@ def _remove_dot_segments(path: str) -> str:
 
 def normalise(url: str) -> NormalURL | None:
     """The URL as a browser resolves it, or None when it is not a plain http(s) URL."""
+    # Pure, and every request of a buyer checks the same few return URLs and prefixes;
+    # only ordinary lengths are kept, so the cache's memory stays bounded.
+    return _normalise_cached(url) if len(url) <= 2048 else _normalise(url)
+
+
+@lru_cache(maxsize=4096)
+def _normalise_cached(url: str) -> NormalURL | None:
+    return _normalise(url)
+
+
+def _normalise(url: str) -> NormalURL | None:
     if _FORBIDDEN.search(url):
         return None
     try:

@@ -139,26 +139,26 @@ def _setup(db: Session, ctx: Context):
             "auth": {"method": ctx.auth.method, "sender": ctx.auth.sender, "which": ctx.auth.which},
         },
     )
-    session = opened.session
-    _log_request(db, ctx, session.id)
-    record_decisions(db, decisions, buyer.id, session.id)
+    session_id = opened.id
+    _log_request(db, ctx, session_id)
+    record_decisions(db, decisions, buyer.id, session_id)
     if not return_url:
         record(
             db,
             "setup.warning",
             "no BrowserFormPost URL: the cart cannot be sent back",
             buyer_id=buyer.id,
-            session_id=session.id,
+            session_id=session_id,
             level="warning",
         )
     if setup.items:
-        for warning in sessions.rebuild_cart(db, session, setup.items):
+        for warning in sessions.rebuild_cart(db, opened.session, setup.items):
             record(
                 db,
                 "cart.rebuild",
                 warning,
                 buyer_id=buyer.id,
-                session_id=session.id,
+                session_id=session_id,
                 level="warning",
             )
         record(
@@ -166,20 +166,20 @@ def _setup(db: Session, ctx: Context):
             "cart.rebuilt",
             f"cart rebuilt from {len(setup.items)} ItemOut line(s) for {setup.operation}",
             buyer_id=buyer.id,
-            session_id=session.id,
-            data={"lines": len(session.lines)},
+            session_id=session_id,
+            data={"lines": len(opened.session.lines)},
         )
     record(
         db,
         "session.created",
         f"{setup.operation} session for {identity.label}; StartPage issued",
         buyer_id=buyer.id,
-        session_id=session.id,
+        session_id=session_id,
         data={"buyer_cookie": setup.buyer_cookie, "operation": setup.operation},
     )
     start_url = ctx.gateway.url(f"/punchout/start/{opened.start_token}")
     answer = documents.setup_answer(start_url, version=ctx.version)
-    return Handled(200, session_id=session.id, logged=True, answer=answer)
+    return Handled(200, session_id=session_id, logged=True, answer=answer)
 
 
 def _order(db: Session, ctx: Context):
@@ -259,6 +259,10 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
+    document = redact_document(ctx.raw, secrets=_secrets(ctx.envelope))
+    if len(ctx.raw) <= request_log.DOCUMENT_CAP:
+        # The request log keeps the same redacted text: no second pass over the body.
+        request_log.note_document(ctx.raw, document)
     record(
         db,
         "document.in",
@@ -270,7 +274,7 @@ def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
             "version": ctx.envelope.version,
             "user_agent": ctx.envelope.user_agent,
         },
-        document=redact_document(ctx.raw, secrets=_secrets(ctx.envelope)),
+        document=document,
     )
     record(
         db,
@@ -385,8 +389,17 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part], retried: bool = Fal
                 data={"code": result.code},
                 document=redact_document(answer),
             )
-        request_log.note(buyer_id=buyer_id, session_id=result.session_id, reason=result.text)
-        return Answer(result.code, answer)
+            answered = Answer(result.code, answer)
+            request_log.note(
+                buyer_id=buyer_id,
+                session_id=result.session_id,
+                reason=result.text,
+                cxml_code=result.code,
+            )
+            logged = request_log.save_in(db, answered.http_status)
+        if logged:
+            request_log.saved()
+        return answered
     except CxmlError as exc:
         return _reject(gateway, exc, raw, version, buyer_id, envelope)
     except StorageLimit as exc:

@@ -61,10 +61,26 @@ _HAS_SAVED = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Opened:
-    session: PunchoutSession
+    id: int
     start_token: str
+    _db: Session
+    _values: dict
+    _session: PunchoutSession | None = None
+
+    @property
+    def session(self) -> PunchoutSession:
+        """The new session as an ORM object, attached on first use.
+
+        Every column is known, so this costs no query; a plain setup request never
+        asks, and spares the unit of work an object to look after.
+        """
+        if self._session is None:
+            self._session = PunchoutSession(id=self.id, **self._values)
+            make_transient_to_detached(self._session)
+            self._db.add(self._session)
+        return self._session
 
 
 def open_session(
@@ -106,18 +122,21 @@ def open_session(
         transferred_at=None,
     )
     # A Core INSERT ... RETURNING instead of an ORM flush (the hot path of every
-    # setup request); the object is then attached as the row it now is, every
-    # column known, so reading it costs no further query.
+    # setup request).
     check_rows(PunchoutSession, [values])
     session_id = db.connection().execute(_INSERT_SESSION, values).scalar_one()
-    session = PunchoutSession(id=session_id, **values)
-    make_transient_to_detached(session)
-    db.add(session)
+    opened = Opened(session_id, token, db, values)
     # Not for calls answered without a page (OCI VALIDATE, BACKGROUND_SEARCH): the
-    # user would never see the agent's cart before it went back.
-    if load_saved and operation == "create" and user is not None:
-        load_saved_cart(db, session)
-    return Opened(session, token)
+    # user would never see the agent's cart before it went back. The common case, no
+    # saved cart, is answered by one index lookup.
+    if (
+        load_saved
+        and operation == "create"
+        and user is not None
+        and db.connection().scalar(_HAS_SAVED, {"user_id": user.id})
+    ):
+        load_saved_cart(db, opened.session)
+    return opened
 
 
 def saved_cart(db: Session, user_id: int) -> PunchoutSession | None:
@@ -136,10 +155,9 @@ def load_saved_cart(db: Session, session: PunchoutSession) -> None:
     Prices are taken again from today's catalog and contract: the user
     transfers what they would pay now, not what the agent saw.
     """
-    # The common case, no saved cart, is answered by one index lookup, not an ORM load.
-    if not db.connection().scalar(_HAS_SAVED, {"user_id": session.user_id}):
-        return
     saved = saved_cart(db, session.user_id)
+    if saved is None:
+        return
     agent = (saved.details.get("on_behalf") or {}).get("agent", "a support agent")
     dropped, repriced = [], []
     for line in saved.lines:

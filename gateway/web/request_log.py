@@ -76,7 +76,7 @@ def _document(note: request_log.RequestNote, buyer: Buyer | None) -> str | None:
 
 def _record(response: Response) -> None:
     note = request_log.current()
-    if note is None:
+    if note is None or note.saved:
         return
     if note.reason is None and response.status_code >= 400 and response.is_json:
         answer = response.get_json(silent=True) or {}
@@ -116,7 +116,9 @@ def register(app: Flask) -> None:
     def open_note():
         channel = _channel(request.path)
         if channel is not None:
-            request.environ[_NOTE_KEY] = request_log.begin(channel, request_id())
+            request.environ[_NOTE_KEY] = request_log.begin(
+                channel, request_id(), request.method, request.path
+            )
 
     @app.after_request
     def write_row(response: Response) -> Response:

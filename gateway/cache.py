@@ -46,6 +46,7 @@ UNCHANGED = "punchgate_config_unchanged"
 TOUCH_EVERY = timedelta(minutes=1)
 
 
+_VERSION = select(ConfigVersion.version).where(ConfigVersion.id == 1)
 _STATE = select(
     select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery(),
     select(AuthThrottle.key).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
@@ -98,6 +99,18 @@ class ConfigCache:
         ):
             snapshot = self._snapshot = self._load(db, version)
         return RequestState(snapshot, row is not None, locked)
+
+    def current(self, db: Session) -> Snapshot:
+        """The snapshot, fresh for this transaction, for a request with no throttle key yet."""
+        version = db.connection().execute(_VERSION).scalar()
+        snapshot = self._snapshot
+        if (
+            snapshot is None
+            or snapshot.version != version
+            or time.monotonic() - snapshot.loaded_at > self.max_age
+        ):
+            snapshot = self._snapshot = self._load(db, version)
+        return snapshot
 
     def invalidate(self) -> None:
         self._snapshot = None

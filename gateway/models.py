@@ -353,6 +353,15 @@ class Event(Base):
             sqlite_where=text("kind LIKE 'profile.%'"),
             postgresql_where=text("kind LIKE 'profile.%'"),
         ),
+        # Every OCI call counts its buyer's failed logins of the last minutes; through
+        # (buyer_id, at) that read every event of a busy buyer's window.
+        Index(
+            "ix_events_oci_failures",
+            "buyer_id",
+            "at",
+            sqlite_where=text("kind = 'oci.auth_failed'"),
+            postgresql_where=text("kind = 'oci.auth_failed'"),
+        ),
     )
 
 

@@ -6,14 +6,14 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.cache import ConfigCache, LoginCache
 from gateway.cxml.credentials import verify_mac
 from gateway.cxml.envelope import Envelope
 from gateway.cxml.errors import Unauthorized
-from gateway.models import Buyer, BuyerCredential, Event, utcnow
+from gateway.models import AuthThrottle, Buyer, BuyerCredential, Event, utcnow
 from provisioning.credentials import SecretBox
 
 
@@ -131,16 +131,38 @@ def authenticate(
 OCI_FAILURE = "oci.auth_failed"
 
 
-def recent_failures(db: Session, buyer_id: str, kind: str, since: datetime) -> int:
-    """Failed logins logged for a buyer since a moment (the rate limiter's memory)."""
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(Event)
-            .where(Event.buyer_id == buyer_id, Event.kind == kind, Event.at >= since)
-        )
-        or 0
+# An OCI call's first reads in one statement: the buyer's failed logins in the window
+# (the kind as a literal, not a parameter: only then do SQLite and a prepared
+# PostgreSQL plan know the partial index ix_events_oci_failures applies) and the
+# user name's throttle row.
+_OCI_STATE = select(
+    select(func.count())
+    .select_from(Event)
+    .where(
+        Event.buyer_id == bindparam("buyer_id"),
+        text(f"events.kind = '{OCI_FAILURE}'"),
+        Event.at >= bindparam("since"),
     )
+    .scalar_subquery(),
+    select(AuthThrottle.key).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
+    select(AuthThrottle.locked_until).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
+)
+
+
+@dataclass(frozen=True)
+class OciState:
+    failures: int  # the buyer's failed logins since the window's start
+    throttle_row: bool  # an auth_throttle row exists for the user name
+    locked_until: datetime | None
+
+
+def oci_state(db: Session, buyer_id: str, key: str, since: datetime) -> OciState:
+    failures, row, locked = (
+        db.connection()
+        .execute(_OCI_STATE, {"buyer_id": buyer_id, "key": key, "since": since})
+        .one()
+    )
+    return OciState(failures or 0, row is not None, locked)
 
 
 def authenticate_oci(
@@ -150,22 +172,29 @@ def authenticate_oci(
     username: str | None,
     password: str | None,
     logins: LoginCache | None = None,
+    snapshot=None,
+    cache: ConfigCache | None = None,
 ) -> Authenticated:
     """Check an OCI login (Argon2id, upgraded on success); texts never carry the password.
 
     ``logins``: the process's cache of recently verified logins (gateway/cache.py),
-    which spares Argon2id on the repeated calls of one punchout.
+    which spares Argon2id on the repeated calls of one punchout. ``snapshot`` and
+    ``cache``: the process's configuration snapshot, fresh for this transaction, read
+    instead of the credential rows (as ``authenticate`` does).
     """
     now = utcnow()
-    rows = _ordered(
-        list(
-            db.scalars(
-                select(BuyerCredential).where(
-                    BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "oci"
+    if snapshot is not None:
+        rows = _ordered(snapshot.rows(buyer.id, "oci"))
+    else:
+        rows = _ordered(
+            list(
+                db.scalars(
+                    select(BuyerCredential).where(
+                        BuyerCredential.buyer_id == buyer.id, BuyerCredential.kind == "oci"
+                    )
                 )
             )
         )
-    )
     if not rows:
         raise AuthenticationFailed(f"buyer {buyer.id!r} has no OCI login configured", buyer.id)
     if not username or not password:
@@ -189,9 +218,21 @@ def authenticate_oci(
             f"{matched.valid_until.isoformat(timespec='minutes')}",
             buyer.id,
         )
-    if upgrade:
-        matched.secret_hash = upgrade  # stronger parameters, or Argon2id replacing HMAC
-    if logins is not None:
+    if snapshot is None:
+        if upgrade:
+            matched.secret_hash = upgrade  # stronger parameters, or Argon2id replacing HMAC
+        _touch(matched, now)
+    else:
+        if upgrade:
+            # A snapshot row is detached: the stronger hash is written by statement, which
+            # also moves config_version, so every process reloads it.
+            db.connection().execute(
+                update(BuyerCredential)
+                .where(BuyerCredential.id == matched.id)
+                .values(secret_hash=upgrade)
+            )
+        if cache is not None:
+            cache.touch(db, matched, now)
+    if logins is not None and not upgrade:
         logins.remember(matched, password)
-    _touch(matched, now)
     return Authenticated(buyer, matched.id, "OCI login", matched.identity, _which(matched))

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.observability import context, metrics
 from gateway.observability.logs import redact_path, redact_query, redact_text
+from gateway.oci.call import oci_secret_fields
 
 log = logging.getLogger("punchgate.request")
 HEADER = "X-Request-Id"
@@ -134,12 +135,6 @@ class _RedactEnviron:
 # Where the request log leaves the OCI fields a buyer marks as secret, so the environ
 # redaction after the answer need not read the buyer a second time.
 OCI_FIELDS_KEY = "punchgate.oci_secret_fields"
-
-
-def oci_secret_fields(buyer) -> set[str]:
-    """The password fields a buyer's SAP system renamed (``[buyer.oci] password_fields``)."""
-    oci = (buyer.settings.get("oci") or {}) if buyer is not None else {}
-    return set(oci.get("password_fields") or ())
 
 
 def redact_environ(environ: dict, secret_names: set[str] = frozenset()) -> None:

@@ -153,3 +153,9 @@ def parse_call(pairs: Iterable[tuple[str, str]], options: CallOptions = CallOpti
         roles=tuple(r.strip() for r in roles_raw.replace(";", ",").split(",") if r.strip()),
         parameter_names=tuple(dict.fromkeys(n for n, _ in pairs)),
     )
+
+
+def oci_secret_fields(buyer) -> set[str]:
+    """The password fields a buyer's SAP system renamed (``[buyer.oci] password_fields``)."""
+    oci = (buyer.settings.get("oci") or {}) if buyer is not None else {}
+    return set(oci.get("password_fields") or ())

@@ -20,7 +20,7 @@ from gateway import catalog
 from gateway.identity import Identity
 from gateway.limits import StorageLimit
 from gateway.models import Buyer, utcnow
-from gateway.oci.call import CallOptions, OciCallError, parse_call
+from gateway.oci.call import CallOptions, OciCallError, oci_secret_fields, parse_call
 from gateway.profiles.service import rules_of
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
@@ -28,7 +28,12 @@ from gateway.sessions.transfer import TransferForm, TransferHeld, transfer
 from gateway.state import Gateway
 from gateway.support import requests as request_log
 from provisioning import throttle
-from provisioning.authn import OCI_FAILURE, AuthenticationFailed, authenticate_oci, recent_failures
+from provisioning.authn import (
+    OCI_FAILURE,
+    AuthenticationFailed,
+    authenticate_oci,
+    oci_state,
+)
 from provisioning.buyers import url_allowed
 from provisioning.users import UserRefused, record_decisions, resolve_user
 
@@ -75,8 +80,14 @@ def handle(gateway: Gateway, buyer_id: str, pairs: list[tuple[str, str]]) -> Sho
     """Serve one OCI call, or raise OciRefused (its event is already committed)."""
     outcome: Shop | PostBack | OciRefused
     try:
+        logged = False
         with gateway.db.transaction() as db:
             outcome = _serve(db, gateway, buyer_id, pairs)
+            if not isinstance(outcome, OciRefused):
+                # The request log's row in this transaction: one commit per call.
+                logged = request_log.save_in(db, 302 if isinstance(outcome, Shop) else 200)
+        if logged:
+            request_log.saved()
     except (StorageLimit, DataError) as exc:
         # Nothing of the call is kept; the refusal is, in a transaction of its own.
         field = exc.field if isinstance(exc, StorageLimit) else "a parameter"
@@ -110,7 +121,10 @@ def _refuse(
 
 
 def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
-    buyer = db.get(Buyer, buyer_id)
+    snapshot = gateway.db.config.current(db)
+    cached = snapshot.buyers.get(buyer_id)
+    # A copy for this transaction: the call may change it (a created role).
+    buyer = db.merge(cached, load=False) if cached is not None else None
     names = sorted({name for name, _ in pairs})
     if buyer is None or not buyer.settings.get("oci"):
         return _refuse(
@@ -124,7 +138,18 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         )
     oci = buyer.settings["oci"]
     limit = int(oci.get("max_failures") or DEFAULT_MAX_FAILURES)
-    if recent_failures(db, buyer.id, OCI_FAILURE, utcnow() - FAILURE_WINDOW) >= limit:
+    problem = None
+    try:
+        direct = rules_of(buyer).validate_direct
+        call = parse_call(pairs, CallOptions.from_settings(oci, validate_direct=direct))
+        request_log.note(user_email=call.email and call.email.lower())
+    except OciCallError as exc:
+        call, problem = None, exc
+    now = utcnow()
+    key = throttle.oci_key(buyer.id, call.username if call else None)
+    state = oci_state(db, buyer.id, key, now - FAILURE_WINDOW)
+    # The buyer-wide limit is told first, even to a call too incomplete to try.
+    if state.failures >= limit:
         return _refuse(
             db,
             buyer.id,
@@ -135,23 +160,17 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes; try again later "
             "or ask your SAP administrator to check the catalog's login",
         )
-    try:
-        direct = rules_of(buyer).validate_direct
-        call = parse_call(pairs, CallOptions.from_settings(oci, validate_direct=direct))
-        request_log.note(user_email=call.email and call.email.lower())
-    except OciCallError as exc:
+    if problem is not None:
         return _refuse(
             db,
             buyer.id,
             "oci.rejected",
             400,
             "Catalog call incomplete",
-            exc.message,
-            {"parameters": names, "field": exc.field},
+            problem.message,
+            {"parameters": names, "field": problem.field},
         )
-    now = utcnow()
-    key = throttle.oci_key(buyer.id, call.username)
-    until = throttle.locked_until(db, key, now)
+    until = throttle.lock_from(db, key, state.throttle_row, state.locked_until, now)
     if until is not None:
         wait = int((until - now).total_seconds()) + 1
         return _refuse(
@@ -164,7 +183,14 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         )
     try:
         credential = authenticate_oci(
-            db, gateway.box, buyer, call.username, call.password, gateway.db.logins
+            db,
+            gateway.box,
+            buyer,
+            call.username,
+            call.password,
+            gateway.db.logins,
+            snapshot,
+            gateway.db.config,
         )
     except AuthenticationFailed as exc:
         throttle.failed(db, key, now)
@@ -191,6 +217,14 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
                 {"field": name},
             )
     request_log.note(sender=credential.sender)  # the configured login: never a token sent
+    function = next((v for k, v in pairs if k in ("FUNCTION", "~FUNCTION")), None)
+    secret_fields = oci_secret_fields(buyer)
+    request_log.note(
+        buyer_id=buyer.id,
+        doc_type=f"OCI {function}"[:60] if function else "OCI call",
+        secret_fields=secret_fields,
+        document=request_log.redact_pairs(pairs, secret_fields),
+    )
     if call.hook_url and not hook_url_allowed(call.hook_url, buyer):
         return _refuse(
             db,
@@ -222,30 +256,33 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         return_url=call.hook_url or None,
         selected_sku=call.product_id if call.function == "DETAIL" else None,
         load_saved=call.function not in ("VALIDATE", "BACKGROUND_SEARCH"),
-        details={
-            "echo": [list(pair) for pair in call.echo],
-            "target": call.target,
-            "cancel_url": call.cancel_url
-            if call.cancel_url and hook_url_allowed(call.cancel_url, buyer)
-            else None,
-            "function": call.function,
-            "direct": not call.hook_url,
-            "identity": identity.public(),
-            "auth": {
-                "method": "OCI login",
-                "username": credential.sender,
-                "which": credential.which,
-            },
-        },
+        started_ttl=gateway.settings.session_ttl_seconds,
+        details=(
+            details := {
+                "echo": [list(pair) for pair in call.echo],
+                "target": call.target,
+                "cancel_url": call.cancel_url
+                if call.cancel_url and hook_url_allowed(call.cancel_url, buyer)
+                else None,
+                "function": call.function,
+                "direct": not call.hook_url,
+                "identity": identity.public(),
+                "auth": {
+                    "method": "OCI login",
+                    "username": credential.sender,
+                    "which": credential.which,
+                },
+            }
+        ),
     )
-    session = opened.session
-    request_log.note(session_id=session.id)
+    session_id = opened.id
+    request_log.note(session_id=session_id)
     record(
         db,
         "oci.call",
         f"OCI call, FUNCTION={call.function or 'none'}",
         buyer_id=buyer.id,
-        session_id=session.id,
+        session_id=session_id,
         data={"parameters": names, "function": call.function, "hook_url": call.hook_url},
     )
     record(
@@ -253,18 +290,18 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
         "auth.ok",
         f"authenticated OCI user {credential.sender} ({credential.which} password)",
         buyer_id=buyer.id,
-        session_id=session.id,
+        session_id=session_id,
         data={"method": "OCI login"},
     )
-    record_decisions(db, decisions, buyer.id, session.id)
-    if call.cancel_url and not session.details.get("cancel_url"):
+    record_decisions(db, decisions, buyer.id, session_id)
+    if call.cancel_url and not details["cancel_url"]:
         record(
             db,
             "oci.cancel_refused",
             f"OCICANCEL {call.cancel_url!r} is not among the buyer's allowed return "
             "addresses; Cancel and return sends an empty cart to HOOK_URL instead",
             buyer_id=buyer.id,
-            session_id=session.id,
+            session_id=session_id,
             level="warning",
         )
     if call.unknown_function:
@@ -273,11 +310,17 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             "oci.function_unknown",
             f"FUNCTION={call.unknown_function} is not supported; normal shopping instead",
             buyer_id=buyer.id,
-            session_id=session.id,
+            session_id=session_id,
             level="warning",
         )
-    started = sessions.start(db, opened.start_token, gateway.settings.session_ttl_seconds)
-    token = started.session_token
+    record(
+        db,
+        "start",
+        "StartPage opened; shopping session started",
+        buyer_id=buyer.id,
+        session_id=session_id,
+    )
+    token = opened.session_token
     if call.function == "DETAIL":
         return Shop("shop.product", token, {"sku": call.product_id})
     if call.function == "SOURCING":
@@ -290,12 +333,12 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
                 f"VALIDATE: product {call.product_id!r} is not in the "
                 "catalog; an empty cart is returned",
                 buyer_id=buyer.id,
-                session_id=session.id,
+                session_id=session_id,
                 level="warning",
             )
         else:
-            sessions.set_quantity(db, session, call.product_id, call.quantity, log=False)
-        form = _transfer_what_can_go(db, session, gateway)
+            sessions.set_quantity(db, opened.session, call.product_id, call.quantity, log=False)
+        form = _transfer_what_can_go(db, opened.session, gateway)
         return PostBack(form, buyer.name, direct=not call.hook_url)
     if call.function == "BACKGROUND_SEARCH":
         found = catalog.search(
@@ -303,22 +346,22 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
             buyer.id,
             call.search_string,
             limit=BACKGROUND_SEARCH_LIMIT,
-            allowed=sessions.permissions_of(session).categories,
+            allowed=sessions.permissions_of(opened.session).categories,
             facets=False,
         )
         hits, total = found.items, found.total
         for hit in hits:
             # Each hit at the least quantity the product may be ordered in.
             least = hit.product.min_quantity or hit.product.quantity_step or Decimal(1)
-            sessions.set_quantity(db, session, hit.product.sku, least, log=False)
+            sessions.set_quantity(db, opened.session, hit.product.sku, least, log=False)
         record(
             db,
             "oci.background_search",
             f"BACKGROUND_SEARCH {call.search_string!r}: {total} hit(s), {len(hits)} returned",
             buyer_id=buyer.id,
-            session_id=session.id,
+            session_id=session_id,
         )
-        return PostBack(_transfer_what_can_go(db, session, gateway), buyer.name)
+        return PostBack(_transfer_what_can_go(db, opened.session, gateway), buyer.name)
     return Shop("shop.index", token, {})
 
 

@@ -68,6 +68,7 @@ class Opened:
     _db: Session
     _values: dict
     _session: PunchoutSession | None = None
+    session_token: str | None = None  # opened already started (``started_ttl``)
 
     @property
     def session(self) -> PunchoutSession:
@@ -98,9 +99,18 @@ def open_session(
     selected_sku: str | None = None,
     details: dict | None = None,
     load_saved: bool = True,
+    started_ttl: int | None = None,
 ) -> Opened:
+    """Store a new session and its single-use start token.
+
+    ``started_ttl``: open it already started, with a session token valid that many
+    seconds, for a caller that is itself the user's browser (an OCI catalog call):
+    what ``start`` would do next, without a second statement on the new row (the
+    caller logs the start).
+    """
     token = new_token()
     now = utcnow()
+    session_token = new_token() if started_ttl is not None else None
     values = dict(
         buyer_id=buyer.id,
         user_id=user.id if user else None,
@@ -115,17 +125,17 @@ def open_session(
         details=details or {},
         start_token_hash=hash_token(token),
         start_token_expires_at=now + timedelta(seconds=token_ttl),
-        session_token_hash=None,
+        session_token_hash=hash_token(session_token) if session_token else None,
         created_at=now,
-        started_at=None,
-        expires_at=None,
+        started_at=now if session_token else None,
+        expires_at=now + timedelta(seconds=started_ttl) if session_token else None,
         transferred_at=None,
     )
     # A Core INSERT ... RETURNING instead of an ORM flush (the hot path of every
     # setup request).
     check_rows(PunchoutSession, [values])
     session_id = db.connection().execute(_INSERT_SESSION, values).scalar_one()
-    opened = Opened(session_id, token, db, values)
+    opened = Opened(session_id, token, db, values, session_token=session_token)
     # Not for calls answered without a page (OCI VALIDATE, BACKGROUND_SEARCH): the
     # user would never see the agent's cart before it went back. The common case, no
     # saved cart, is answered by one index lookup.

@@ -65,16 +65,18 @@ class RequestNote:
     body: bytes | None = None  # the raw body, when the blueprint read the stream itself
     method: str = ""
     path: str = ""
+    size: int = 0  # Content-Length as sent
     document: str | None = None  # the redacted body, when the handler made it already
     saved: bool = False  # the handler's transaction wrote the row
+    secret_fields: set[str] | None = None  # an OCI buyer's renamed password fields
 
 
 _current: ContextVar[RequestNote | None] = ContextVar("punchgate_request_note", default=None)
 
 
-def begin(channel: str, request_id: str, method: str = "", path: str = "") -> Token:
+def begin(channel: str, request_id: str, method: str = "", path: str = "", size: int = 0) -> Token:
     return _current.set(
-        RequestNote(request_id=request_id, channel=channel, method=method, path=path)
+        RequestNote(request_id=request_id, channel=channel, method=method, path=path, size=size)
     )
 
 
@@ -246,7 +248,7 @@ def save_in(db: Session, http_status: int) -> bool:
             method=current_note.method,
             path=current_note.path,
             http_status=http_status,
-            size=len(current_note.body or b""),
+            size=current_note.size or len(current_note.body or b""),
             document=document,
         )
     except SQLAlchemyError:

@@ -13,7 +13,8 @@ import uuid
 from flask import Flask, Response, request
 
 from gateway.models import Buyer
-from gateway.observability.web import OCI_FIELDS_KEY, oci_secret_fields
+from gateway.observability.web import OCI_FIELDS_KEY
+from gateway.oci.call import oci_secret_fields
 from gateway.support import requests as request_log
 from gateway.web import current_gateway
 
@@ -76,7 +77,11 @@ def _document(note: request_log.RequestNote, buyer: Buyer | None) -> str | None:
 
 def _record(response: Response) -> None:
     note = request_log.current()
-    if note is None or note.saved:
+    if note is None:
+        return
+    if note.saved:
+        if note.secret_fields is not None:
+            request.environ[OCI_FIELDS_KEY] = note.secret_fields
         return
     if note.reason is None and response.status_code >= 400 and response.is_json:
         answer = response.get_json(silent=True) or {}
@@ -117,7 +122,7 @@ def register(app: Flask) -> None:
         channel = _channel(request.path)
         if channel is not None:
             request.environ[_NOTE_KEY] = request_log.begin(
-                channel, request_id(), request.method, request.path
+                channel, request_id(), request.method, request.path, request.content_length or 0
             )
 
     @app.after_request

@@ -340,7 +340,9 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part], retried: bool = Fal
         # Until the buyer is known, answer in the request's own version if we emit it.
         version = versions.answer_version(None, envelope.declared_version, version)
         request_log.note_envelope(envelope)
-        with gateway.db.transaction() as db:
+        # A lost setup is punched out again; an order is never given up (see transaction).
+        durable = envelope.name not in ("PunchOutSetupRequest", "ProfileRequest")
+        with gateway.db.transaction(durable=durable) as db:
             now = utcnow()
             key = throttle.cxml_key(envelope)
             state = gateway.db.config.state(db, key)

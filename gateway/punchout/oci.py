@@ -81,7 +81,11 @@ def handle(gateway: Gateway, buyer_id: str, pairs: list[tuple[str, str]]) -> Sho
     outcome: Shop | PostBack | OciRefused
     try:
         logged = False
-        with gateway.db.transaction() as db:
+        # A lost catalog call is made again by the user (see transaction); not one that
+        # answers with a cart (VALIDATE, BACKGROUND_SEARCH): that cart went back.
+        function = next((v for k, v in pairs if k.upper() == "FUNCTION"), "")
+        durable = function.strip().upper() in ("VALIDATE", "BACKGROUND_SEARCH")
+        with gateway.db.transaction(durable=durable) as db:
             outcome = _serve(db, gateway, buyer_id, pairs)
             if not isinstance(outcome, OciRefused):
                 # The request log's row in this transaction: one commit per call.

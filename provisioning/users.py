@@ -9,8 +9,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.identity import Identity
-from gateway.models import Buyer, User, utcnow
+from gateway.models import Buyer, PunchoutSession, User, utcnow
 from gateway.sessions.events import record
+from gateway.sessions.service import saved_cart_known
 from provisioning.roles import LEAST_PRIVILEGE, role_config
 
 
@@ -113,9 +114,16 @@ def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decisio
     return user
 
 
-# Built once: the lookup of every setup request.
+# Built once: the lookup of every setup request, with whether a support agent saved a
+# cart for the user (the new session loads it), so that needs no statement of its own.
 _BY_EMAIL = (
-    select(User)
+    select(
+        User,
+        select(PunchoutSession.id)
+        .where(PunchoutSession.user_id == User.id, PunchoutSession.status == "saved")
+        .exists()
+        .label("saved_cart"),
+    )
     .where(User.buyer_id == bindparam("buyer_id"), User.email == bindparam("email"))
     .limit(1)
 )
@@ -142,7 +150,10 @@ def resolve_user(
         return _generic_user(db, buyer, login or "unknown", decisions), decisions
     user = None
     if identity.email:
-        user = db.scalar(_BY_EMAIL, {"buyer_id": buyer.id, "email": identity.email})
+        found = db.execute(_BY_EMAIL, {"buyer_id": buyer.id, "email": identity.email}).first()
+        if found is not None:
+            user = found.User
+            saved_cart_known(db, user.id, found.saved_cart)
     if user is None and identity.unique_name:
         user = db.scalar(
             select(User)
@@ -177,6 +188,7 @@ def resolve_user(
         )
         db.add(user)
         db.flush()
+        saved_cart_known(db, user.id, False)
         decisions.append(
             Decision(
                 "user.created",

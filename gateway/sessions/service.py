@@ -61,6 +61,21 @@ _HAS_SAVED = (
 )
 
 
+_SAVED_KNOWN = "punchgate.saved_cart_known"
+
+
+def saved_cart_known(db: Session, user_id: int, saved: bool) -> None:
+    """Whether a saved cart waits for this user, read by the caller along with the user."""
+    db.info.setdefault(_SAVED_KNOWN, {})[user_id] = bool(saved)
+
+
+def _has_saved_cart(db: Session, user_id: int) -> bool:
+    known = db.info.get(_SAVED_KNOWN, {}).get(user_id)
+    if known is not None:
+        return known
+    return bool(db.connection().scalar(_HAS_SAVED, {"user_id": user_id}))
+
+
 @dataclass
 class Opened:
     id: int
@@ -138,13 +153,8 @@ def open_session(
     opened = Opened(session_id, token, db, values, session_token=session_token)
     # Not for calls answered without a page (OCI VALIDATE, BACKGROUND_SEARCH): the
     # user would never see the agent's cart before it went back. The common case, no
-    # saved cart, is answered by one index lookup.
-    if (
-        load_saved
-        and operation == "create"
-        and user is not None
-        and db.connection().scalar(_HAS_SAVED, {"user_id": user.id})
-    ):
+    # saved cart, costs no statement when the user's lookup already told.
+    if load_saved and operation == "create" and user is not None and _has_saved_cart(db, user.id):
         load_saved_cart(db, opened.session)
     return opened
 

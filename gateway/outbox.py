@@ -1,12 +1,14 @@
 """Reliable delivery of everything the gateway sends (transactional outbox).
 
 Messages are written in the transaction that causes them. The worker claims
-due messages with a lease, delivers outside any transaction, then records the
-outcome: sent, retried later (exponential back-off with jitter) or dead after
-the last attempt. A worker killed mid-delivery leaves its lease to expire and
-the message is delivered again with the same Idempotency-Key, so the receiver
-can drop the duplicate; the embedded marketplace records delivery in the same
-transaction that marks the message sent, so it never sees one.
+a batch of due messages with a lease in one transaction, delivers each outside
+any transaction (over a kept-alive connection per receiver), then records every
+outcome of the batch in one transaction: sent, retried later (exponential
+back-off with jitter) or dead after the last attempt. A worker killed
+mid-batch leaves its lease to expire and the messages are delivered again with
+the same Idempotency-Key, so the receiver can drop the duplicate; the embedded
+marketplace records delivery in the same transaction that marks the message
+sent, so it never sees one.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.cxml.signing import sign
-from gateway.marketplace.adapters import ORDER_STATES, Delivery, HttpMarketplace, post_json
+from gateway.marketplace.adapters import ORDER_STATES, Delivery, HttpMarketplace, KeepAlive
 from gateway.models import Buyer, BuyerCredential, MarketplaceOrder, Order, OutboxMessage, utcnow
 from gateway.sessions.events import record
 from gateway.state import Gateway
@@ -32,6 +35,10 @@ from gateway.xml import MalformedXML, UnsafeXML, parse
 
 log = logging.getLogger(__name__)
 MAX_DELAY = 3600.0
+# Messages claimed, delivered and recorded together: two short transactions per batch
+# instead of three per message. A worker that dies mid-batch delivers up to this many
+# again (same keys) after the lease.
+BATCH = 100
 
 
 def backoff(attempts: int, base: float) -> float:
@@ -45,170 +52,259 @@ class RunStats:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    # Claimed but not attempted: the batch ran past half its lease (see run_batch).
+    released: int = 0
+
+    def __add__(self, other: RunStats) -> RunStats:
+        return RunStats(
+            self.sent + other.sent,
+            self.retried + other.retried,
+            self.dead + other.dead,
+            self.released + other.released,
+        )
+
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.retried + self.dead + self.released
 
 
-def claim(gateway: Gateway, limit: int = 20) -> list[int]:
-    """Lease due messages to this worker; return their ids."""
+@dataclass(frozen=True)
+class Claimed:
+    """A leased message, as the worker needs it to deliver and record it."""
+
+    id: int
+    kind: str
+    idempotency_key: str
+    buyer_id: str | None
+    order_pk: int | None
+    payload: str
+    attempts: int  # this attempt included
+
+
+@dataclass
+class Attempt:
+    message: Claimed
+    result: Delivery
+    # A marketplace order's answer: the state (and reason) the order takes if it was
+    # still "received"; None for other messages.
+    order_state: tuple[str, str | None] | None = None
+    embedded: bool = False  # recorded by the embedded marketplace when it is marked sent
+
+
+_OUTBOX = OutboxMessage.__table__
+# One kept-alive connection per receiver and thread (see KeepAlive).
+connections = KeepAlive()
+
+
+def claim(gateway: Gateway, limit: int = BATCH) -> list[Claimed]:
+    """Lease up to ``limit`` due messages to this worker, in one short transaction.
+
+    PostgreSQL skips rows another worker has locked (``FOR UPDATE SKIP LOCKED``), so
+    two workers never take the same message; SQLite's single writer (``BEGIN
+    IMMEDIATE``) serialises the claims.
+    """
     now = utcnow()
-    with gateway.db.transaction() as db:
-        stmt = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+    t = _OUTBOX
+    stmt = (
+        select(
+            t.c.id,
+            t.c.kind,
+            t.c.idempotency_key,
+            t.c.buyer_id,
+            t.c.order_pk,
+            t.c.payload,
+            t.c.attempts,
         )
-        if gateway.db.engine.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(db.scalars(stmt))
-        for row in rows:
-            row.lease_until = now + timedelta(seconds=gateway.settings.outbox_lease_seconds)
-            row.attempts += 1
-        return [row.id for row in rows]
-
-
-def _session_of(db: Session, message: OutboxMessage) -> int | None:
-    if message.order_pk is None:
-        return None
-    order = db.get(Order, message.order_pk)
-    return order.session_id if order else None
-
-
-def _finish(gateway: Gateway, message_id: int, result: Delivery, on_success=None) -> str:
-    """Record an attempt's outcome; return sent, retry or dead."""
-    settings = gateway.settings
-    with gateway.db.transaction() as db:
-        message = db.get(OutboxMessage, message_id)
-        session_id = _session_of(db, message)
-        now = utcnow()
-        message.last_status = result.http_status
-        message.lease_until = None
-        if result.ok:
-            if on_success:
-                on_success(db, message, result)
-            message.status, message.sent_at, message.last_error = "sent", now, None
-            outcome = "sent"
-        elif result.permanent or message.attempts >= settings.outbox_max_attempts:
-            message.status, message.last_error = "dead", result.detail
-            outcome = "dead"
-        else:
-            delay = backoff(message.attempts, settings.outbox_base_delay)
-            message.next_attempt_at = now + timedelta(seconds=delay)
-            message.last_error = result.detail
-            outcome = "retry"
-        level = {"sent": "info", "retry": "warning", "dead": "error"}[outcome]
-        text = {
-            "sent": "delivered",
-            "retry": "failed; will retry",
-            "dead": "failed for good (dead-lettered)",
-        }[outcome]
-        record(
-            db,
-            f"outbox.{outcome}",
-            f"{message.kind} attempt {message.attempts} {text}: {result.detail}",
-            buyer_id=message.buyer_id,
-            session_id=session_id,
-            level=level,
-            data={
-                "outbox": message.id,
-                "attempt": message.attempts,
-                "key": message.idempotency_key,
-                "http_status": result.http_status,
-            },
+        .where(
+            t.c.status == "pending",
+            t.c.next_attempt_at <= now,
+            or_(t.c.lease_until.is_(None), t.c.lease_until < now),
         )
-        return outcome
-
-
-def _order_accepted(state: str, reason: str | None):
-    def apply(db: Session, message: OutboxMessage, result: Delivery) -> None:
-        # Messages not about an order (an alert webhook) have no order_pk.
-        order = db.get(Order, message.order_pk) if message.order_pk is not None else None
-        if order is None or order.status not in ("received",):
-            return
-        order.status = state
-        order.status_reason = reason
-        record(
-            db,
-            f"order.{state}",
-            f"marketplace {state} order {order.order_id}" + (f": {reason}" if reason else ""),
-            buyer_id=order.buyer_id,
-            session_id=order.session_id,
-            data={"order": order.id},
-        )
-
-    return apply
-
-
-def _embedded_delivery(db: Session, message: OutboxMessage, result: Delivery) -> None:
-    exists = db.scalar(
-        select(MarketplaceOrder.id).where(
-            MarketplaceOrder.idempotency_key == message.idempotency_key
-        )
+        .order_by(t.c.id)
+        .limit(limit)
     )
-    if exists is None:
-        db.add(
-            MarketplaceOrder(
-                idempotency_key=message.idempotency_key,
-                order_pk=message.order_pk,
-                status="accepted",
+    if gateway.db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    with gateway.db.engine.begin() as conn:
+        rows = conn.execute(stmt).all()
+        if rows:
+            conn.execute(
+                update(t)
+                .where(t.c.id.in_([row.id for row in rows]))
+                .values(
+                    lease_until=now + timedelta(seconds=gateway.settings.outbox_lease_seconds),
+                    attempts=t.c.attempts + 1,
+                )
             )
-        )
-    _order_accepted("accepted", None)(db, message, result)
+    return [Claimed(*row[:-1], attempts=row.attempts + 1) for row in rows]
 
 
-def deliver(gateway: Gateway, message_id: int) -> str:
-    with gateway.db.transaction() as db:
-        message = db.get(OutboxMessage, message_id)
-        kind, payload, key = message.kind, message.payload, message.idempotency_key
+def attempt(gateway: Gateway, message: Claimed) -> Attempt:
+    """Deliver one message (outside any transaction); the outcome is recorded later."""
+    kind, payload, key = message.kind, message.payload, message.idempotency_key
+    settings = gateway.settings
     if kind == "marketplace.order":
-        if gateway.settings.marketplace_url is None:
-            return _finish(
-                gateway,
-                message_id,
-                Delivery(True, detail="embedded marketplace"),
-                _embedded_delivery,
-            )
-        adapter = HttpMarketplace(
-            gateway.settings.marketplace_url, gateway.settings.marketplace_timeout
-        )
+        if settings.marketplace_url is None:
+            ok = Delivery(True, detail="embedded marketplace")
+            return Attempt(message, ok, ("accepted", None), embedded=True)
+        url, timeout = settings.marketplace_url, settings.marketplace_timeout
+        adapter = HttpMarketplace(url, timeout, connections)
         result = adapter.deliver_order(payload, key)
-        state = (result.answer or {}).get("status", "accepted")
+        answer = result.answer or {}
+        state = answer.get("status", "accepted")
         if state not in ORDER_STATES:
             state = "accepted"
-        return _finish(
-            gateway, message_id, result, _order_accepted(state, (result.answer or {}).get("reason"))
-        )
+        return Attempt(message, result, (state, answer.get("reason")))
     if kind.startswith("cxml."):
         with gateway.db.transaction() as db:
-            message = db.get(OutboxMessage, message_id)
             secret = outbound_secret(db, gateway, message.buyer_id)
             buyer = db.get(Buyer, message.buyer_id)
             wants_signature = bool((buyer.settings.get("signing") or {}).get("sign_outbound"))
         data = json.loads(payload)
         document = with_shared_secret(data["document"], secret)
         if wants_signature:
-            key, cert = gateway.settings.signing_key_file, gateway.settings.signing_cert_file
+            key, cert = settings.signing_key_file, settings.signing_cert_file
             if not (key and cert):
-                return _finish(
-                    gateway,
-                    message_id,
-                    Delivery(
-                        False,
-                        True,
-                        detail="the buyer requires signed documents but "
-                        "PUNCHGATE_SIGNING_KEY / PUNCHGATE_SIGNING_CERT are not set",
-                    ),
+                refused = Delivery(
+                    False,
+                    True,
+                    detail="the buyer requires signed documents but "
+                    "PUNCHGATE_SIGNING_KEY / PUNCHGATE_SIGNING_CERT are not set",
                 )
+                return Attempt(message, refused)
             document = sign(document, Path(key).read_bytes(), Path(cert).read_bytes())
-        result = send_cxml(data["url"], document, gateway.settings.marketplace_timeout)
-        return _finish(gateway, message_id, result)
+        return Attempt(message, send_cxml(data["url"], document, settings.marketplace_timeout))
     if kind == "alert.webhook":
-        return _finish(gateway, message_id, send_alert(gateway, payload, key))
-    return _finish(
-        gateway, message_id, Delivery(False, True, detail=f"no delivery route for {kind!r}")
+        return Attempt(message, send_alert(gateway, payload, key))
+    return Attempt(message, Delivery(False, True, detail=f"no delivery route for {kind!r}"))
+
+
+_LEVEL = {"sent": "info", "retry": "warning", "dead": "error"}
+_TEXT = {
+    "sent": "delivered",
+    "retry": "failed; will retry",
+    "dead": "failed for good (dead-lettered)",
+}
+
+
+def finish(gateway: Gateway, attempts: list[Attempt], released: list[Claimed] = ()) -> list[str]:
+    """Record the outcomes of a batch in one transaction; return sent, retry or dead each.
+
+    A message is marked sent only here, after its receiver answered 2xx; a worker that
+    dies before this commit leaves the batch leased, and it is delivered again (same
+    Idempotency-Key) once the lease has run out. ``released`` messages were claimed but
+    not attempted: they are due again at once, their attempt not counted.
+    """
+    settings = gateway.settings
+    outcomes: list[str] = []
+    if not (attempts or released):
+        return outcomes
+    with gateway.db.transaction() as db:
+        now = utcnow()
+        pks = {a.message.order_pk for a in attempts if a.message.order_pk is not None}
+        orders = {}
+        if pks:
+            orders = {o.id: o for o in db.scalars(select(Order).where(Order.id.in_(pks)))}
+        embedded = [a.message.idempotency_key for a in attempts if a.embedded and a.result.ok]
+        known = (
+            set(
+                db.scalars(
+                    select(MarketplaceOrder.idempotency_key).where(
+                        MarketplaceOrder.idempotency_key.in_(embedded)
+                    )
+                )
+            )
+            if embedded
+            else set()
+        )
+        sent: dict[int | None, list[int]] = {}  # by HTTP status: one UPDATE each
+        retried, dead = [], []
+        for a in attempts:
+            message, result = a.message, a.result
+            order = orders.get(message.order_pk)
+            if result.ok:
+                if a.embedded and message.idempotency_key not in known:
+                    known.add(message.idempotency_key)
+                    db.add(
+                        MarketplaceOrder(
+                            idempotency_key=message.idempotency_key,
+                            order_pk=message.order_pk,
+                            status="accepted",
+                        )
+                    )
+                if a.order_state and order is not None and order.status == "received":
+                    _order_answered(db, order, *a.order_state)
+                sent.setdefault(result.http_status, []).append(message.id)
+                outcome = "sent"
+            else:
+                row = {
+                    "b_id": message.id,
+                    "last_status": result.http_status,
+                    "last_error": _text(result.detail),
+                }
+                if result.permanent or message.attempts >= settings.outbox_max_attempts:
+                    dead.append({**row, "status": "dead"})
+                    outcome = "dead"
+                else:
+                    delay = backoff(message.attempts, settings.outbox_base_delay)
+                    retried.append({**row, "next_attempt_at": now + timedelta(seconds=delay)})
+                    outcome = "retry"
+            outcomes.append(outcome)
+            record(
+                db,
+                f"outbox.{outcome}",
+                f"{message.kind} attempt {message.attempts} {_TEXT[outcome]}: {result.detail}",
+                buyer_id=message.buyer_id,
+                session_id=order.session_id if order else None,
+                level=_LEVEL[outcome],
+                data={
+                    "outbox": message.id,
+                    "attempt": message.attempts,
+                    "key": message.idempotency_key,
+                    "http_status": result.http_status,
+                },
+            )
+        t = _OUTBOX
+        for http_status, ids in sent.items():
+            db.execute(
+                update(t)
+                .where(t.c.id.in_(ids))
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    last_status=http_status,
+                    last_error=None,
+                    lease_until=None,
+                )
+            )
+        by_id = update(t).where(t.c.id == bindparam("b_id")).values(lease_until=None)
+        for rows in (retried, dead):  # each with its own error, and back-off
+            if rows:
+                db.execute(by_id, rows)
+        if released:
+            db.execute(
+                update(t)
+                .where(t.c.id.in_([m.id for m in released]))
+                .values(lease_until=None, attempts=t.c.attempts - 1)
+            )
+    return outcomes
+
+
+def _text(detail: str) -> str:
+    # A receiver's error page may hold anything, a NUL too, which PostgreSQL cannot store.
+    return detail.replace("\x00", "\ufffd")
+
+
+def _order_answered(db: Session, order: Order, state: str, reason: str | None) -> None:
+    order.status = state
+    order.status_reason = reason
+    record(
+        db,
+        f"order.{state}",
+        f"marketplace {state} order {order.order_id}" + (f": {reason}" if reason else ""),
+        buyer_id=order.buyer_id,
+        session_id=order.session_id,
+        data={"order": order.id},
     )
 
 
@@ -225,7 +321,7 @@ def send_alert(gateway: Gateway, payload: str, key: str) -> Delivery:
         timestamp = str(int(time.time()))
         headers["X-Punchgate-Timestamp"] = timestamp
         headers["X-Punchgate-Signature"] = sign(secret, timestamp, body.encode())
-    return post_json(data["url"], body, headers, gateway.settings.marketplace_timeout)
+    return connections.post(data["url"], body, headers, gateway.settings.marketplace_timeout)
 
 
 def outbound_secret(db: Session, gateway: Gateway, buyer_id: str | None) -> str | None:
@@ -259,7 +355,7 @@ def with_shared_secret(document: str, secret: str | None) -> bytes:
 
 def send_cxml(url: str, document: bytes, timeout: float) -> Delivery:
     """POST a cXML request; the buyer's Status decides: 2xx sent, 4xx final, 5xx retried."""
-    result = post_json(
+    result = connections.post(
         url,
         document.decode("utf-8"),
         {},
@@ -287,19 +383,72 @@ def send_cxml(url: str, document: bytes, timeout: float) -> Delivery:
     return Delivery(False, 400 <= code < 500, result.http_status, detail, {"code": code})
 
 
-def run_once(gateway: Gateway, limit: int = 20) -> RunStats:
-    counts = {"sent": 0, "retry": 0, "dead": 0}
-    for message_id in claim(gateway, limit):
+def run_batch(gateway: Gateway, limit: int = BATCH) -> RunStats:
+    """Claim a batch, deliver each message, record every outcome in one transaction.
+
+    One failed, refused or timed-out delivery is that message's outcome and does not
+    stop the others. No delivery starts after half the lease has gone (a batch of
+    timeouts): the messages not attempted go back to the queue at once, so that no
+    other worker can take them while this one might still deliver them.
+    """
+    messages = claim(gateway, limit)
+    if not messages:
+        return RunStats()
+    deadline = time.monotonic() + gateway.settings.outbox_lease_seconds / 2
+    attempts: list[Attempt] = []
+    released: list[Claimed] = []
+    failed = 0
+    for i, message in enumerate(messages):
+        if i and time.monotonic() > deadline:
+            released = messages[i:]
+            break
         try:
-            counts[deliver(gateway, message_id)] += 1
+            attempts.append(attempt(gateway, message))
         except Exception:  # one bad message must not stop the others
-            log.exception("outbox message %s failed unexpectedly", message_id)
-            counts["retry"] += 1
-    return RunStats(counts["sent"], counts["retry"], counts["dead"])
+            # Left leased: it is tried again once the lease has run out.
+            log.exception("outbox message %s failed unexpectedly", message.id)
+            failed += 1
+    try:
+        outcomes = finish(gateway, attempts, released)
+    except Exception:
+        # Something in one message's record (or the database) failed: record each on
+        # its own, so that the others are not delivered again for it.
+        log.exception("outbox: recording a batch of %d failed; one by one", len(attempts))
+        outcomes = []
+        for n, one in enumerate(attempts):
+            try:
+                outcomes += finish(gateway, [one])
+            except (OperationalError, InterfaceError):
+                # The database is away: the whole batch waits for its lease.
+                log.exception("outbox: database unavailable; %d left leased", len(attempts) - n)
+                failed += len(attempts) - n
+                break
+            except Exception:
+                log.exception("outbox message %s failed unexpectedly", one.message.id)
+                failed += 1
+        if released:
+            try:
+                finish(gateway, [], released)
+            except Exception:
+                log.exception("outbox: releasing %d messages failed", len(released))
+    retried = outcomes.count("retry") + failed
+    return RunStats(outcomes.count("sent"), retried, outcomes.count("dead"), len(released))
+
+
+def run_once(gateway: Gateway, limit: int = BATCH) -> RunStats:
+    """Deliver up to ``limit`` due messages, in batches of at most BATCH."""
+    total = RunStats()
+    while total.claimed < limit:
+        size = min(BATCH, limit - total.claimed)
+        stats = run_batch(gateway, size)
+        total += stats
+        if stats.claimed < size:
+            break
+    return total
 
 
 def run_forever(gateway: Gateway, idle: float = 1.0) -> None:
     while True:
-        stats = run_once(gateway)
-        if not (stats.sent or stats.retried or stats.dead):
+        # A full batch means more are waiting: claim the next at once.
+        if run_batch(gateway).claimed < BATCH:
             time.sleep(idle)

@@ -75,3 +75,53 @@ class Marketplace:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+class KeptAliveReceiver:
+    """HTTP/1.1 on loopback; counts connections and requests, answers as told."""
+
+    def __init__(self, close_after: int | None = None, status: int = 201, body: bytes = b""):
+        self.connections = 0
+        self.served: list[int] = []  # requests per connection
+        self.requests: list[tuple[str, str, bytes]] = []  # (path, Idempotency-Key, body)
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                self.served = 0
+                with receiver.lock:
+                    receiver.connections += 1
+                    self.index = len(receiver.served)
+                    receiver.served.append(0)
+
+            def do_POST(self):
+                data = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.requests.append((self.path, self.headers["Idempotency-Key"], data))
+                answer = body or json.dumps({"status": "accepted"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                self.served += 1
+                with receiver.lock:
+                    receiver.served[self.index] += 1
+                # Closed without saying so, as a server's idle timeout does.
+                self.close_connection = close_after is not None and self.served >= close_after
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -187,3 +187,123 @@ def test_worker_killed_mid_delivery(client, demo, settings, market, database_url
         message = db.scalars(select(OutboxMessage)).one()
         order = db.scalars(select(Order)).one()
     assert (message.status, message.attempts, order.status) == ("sent", 2, "accepted")
+
+
+def test_one_failure_in_a_batch_does_not_hold_back_the_others(client, demo, settings, market):
+    place_orders(client, 5)
+    market.plan = ["ok", "500", "hang:1.5"]  # the third times out (0.5 s)
+    market.start()
+    gateway = gateway_for(settings, market, outbox_base_delay=60)
+    stats = outbox.run_once(gateway)  # one batch
+    assert (stats.sent, stats.retried, stats.dead) == (3, 2, 0)
+    with demo.db.transaction() as db:
+        messages = list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        orders = {o.id: o.status for o in db.scalars(select(Order))}
+    assert [m.status for m in messages] == ["sent", "pending", "pending", "sent", "sent"]
+    assert [m.last_status for m in messages] == [201, 500, None, 201, 201]
+    assert messages[2].last_error == "unreachable: timed out"
+    assert all(m.lease_until is None and m.attempts == 1 for m in messages)
+    expected = ["accepted", "received", "received", "accepted", "accepted"]
+    assert [orders[m.order_pk] for m in messages] == expected
+
+
+def test_a_record_that_fails_leaves_only_its_message_to_the_lease(
+    client, demo, settings, market, monkeypatch
+):
+    place_orders(client, 4)
+    market.start()
+    with demo.db.transaction() as db:
+        broken = db.scalars(select(Order).where(Order.order_id == "PO-2")).one().id
+    answered = outbox._order_answered
+
+    def refuse_one(db, order, state, reason):
+        if order.id == broken:
+            raise RuntimeError("this order cannot be recorded")
+        answered(db, order, state, reason)
+
+    monkeypatch.setattr(outbox, "_order_answered", refuse_one)
+    stats = outbox.run_once(gateway_for(settings, market))
+    assert (stats.sent, stats.retried) == (3, 1)
+    with demo.db.transaction() as db:
+        messages = {m.order_pk: m for m in db.scalars(select(OutboxMessage))}
+    assert [m.status for pk, m in messages.items() if pk != broken] == ["sent"] * 3
+    # Delivered but not recorded: it goes again (same key) once its lease runs out.
+    assert messages[broken].status == "pending" and messages[broken].lease_until is not None
+
+
+def test_a_batch_past_half_its_lease_gives_the_rest_back(client, demo, settings, market):
+    place_orders(client, 3)
+    market.plan = ["hang:0.7"]
+    market.start()
+    gateway = gateway_for(settings, market, outbox_lease_seconds=1.0, marketplace_timeout=5)
+    stats = outbox.run_once(gateway)
+    assert (stats.sent, stats.released) == (1, 2)
+    with demo.db.transaction() as db:
+        rest = [m for m in db.scalars(select(OutboxMessage)) if m.status == "pending"]
+    # Not attempted: due at once, no attempt counted, no lease held.
+    assert [(m.attempts, m.lease_until) for m in rest] == [(0, None), (0, None)]
+    assert outbox.run_once(gateway).sent == 2
+    assert len(market.requests) == 3
+
+
+def test_two_workers_deliver_each_message_once(demo, database_url):
+    """Two `outbox run` workers on one queue (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
+    from sqlalchemy import insert
+
+    from gateway.models import utcnow
+    from tests.marketplace_server import KeptAliveReceiver
+
+    receiver = KeptAliveReceiver()
+    env = {
+        **os.environ,
+        "PUNCHGATE_DATABASE_URL": database_url,
+        "PUNCHGATE_SECRET_KEY": SECRET_KEY,
+        "PUNCHGATE_MARKETPLACE_URL": receiver.url,
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gateway", "outbox", "run", "--idle", "0.05"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    n = 1000
+    try:
+        for worker in workers:  # both are polling before anything is queued
+            assert "outbox worker running" in worker.stdout.readline()
+        now = utcnow()
+        with demo.db.engine.begin() as conn:
+            conn.execute(
+                insert(OutboxMessage.__table__),
+                [
+                    {
+                        "kind": "marketplace.order",
+                        "idempotency_key": f"two-{i}",
+                        "payload": "{}",
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for i in range(n)
+                ],
+            )
+        deadline = time.monotonic() + 60
+        while len(receiver.requests) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # a late duplicate would show here
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(10)
+        receiver.stop()
+    keys = Counter(key for _, key, _ in receiver.requests)
+    assert len(keys) == n and set(keys.values()) == {1}
+    assert len([s for s in receiver.served if s]) >= 2  # both workers delivered
+    with demo.db.transaction() as db:
+        statuses = Counter(db.scalars(select(OutboxMessage.status)))
+    assert statuses == {"sent": n}

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from gateway import catalog, money
-from gateway.models import Supplier, utcnow
+from gateway.catalog import aggregates
+from gateway.models import utcnow
 from gateway.profiles import service as profiles
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
@@ -43,8 +43,9 @@ def qty_filter(value) -> str:
     return money.quantity(value)
 
 
-def _page(template: str, db, session, token: str, **context):
-    perms = sessions.permissions_of(session)
+def _page(template: str, db, session, token: str, *, perms=None, **context):
+    if perms is None:
+        perms = sessions.permissions_of(session)
     cart = sessions.cart_view(session, show_prices=perms.show_prices)
     return render_template(
         template,
@@ -57,7 +58,7 @@ def _page(template: str, db, session, token: str, **context):
         read_only=session.operation == "inspect" or session.status != "open",
         categories=catalog.categories(db, perms.categories),
         show_prices=perms.show_prices,
-        supplier=db.scalar(select(Supplier.name).limit(1)) or "Catalog",
+        supplier=aggregates.supplier_name(db) or "Catalog",
         warn_in=_keep_alive(session),
         **context,
     )
@@ -99,6 +100,7 @@ def index():
     try:
         with gateway.db.transaction() as db:
             session = punchout_session(db, token)
+            perms = sessions.permissions_of(session)
             found = catalog.search(
                 db,
                 session.buyer_id,
@@ -108,7 +110,7 @@ def index():
                 sort=sort,
                 limit=PAGE_SIZE,
                 offset=(page - 1) * PAGE_SIZE,
-                allowed=sessions.permissions_of(session).categories,
+                allowed=perms.categories,
             )
             if query:
                 record(
@@ -124,6 +126,7 @@ def index():
                 db,
                 session,
                 token,
+                perms=perms,
                 products=found.items,
                 total=found.total,
                 facets={"category": found.categories, "manufacturer": found.manufacturers},

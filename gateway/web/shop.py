@@ -258,7 +258,7 @@ def change_cart():
     back = request.form.get("back") == "product"
     try:
         with gateway.db.transaction() as db:
-            session = punchout_session(db, token)
+            session = punchout_session(db, token, lock=True)
             try:
                 if action == "remove":
                     sessions.remove(db, session, sku)

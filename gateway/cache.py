@@ -155,6 +155,8 @@ def _bump(conn, clauseelement, _multiparams, _params, execution_options, _result
         and not execution_options.get(UNCHANGED)
         and not clauseelement.get_execution_options().get(UNCHANGED)
     ):
+        # The catalog counts this transaction read are stale now (gateway.catalog.aggregates).
+        conn.info.pop("punchgate.catalog_counts", None)
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
         conn.execute(
             dialect.insert(ConfigVersion)

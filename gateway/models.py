@@ -186,6 +186,8 @@ class Product(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     description_terms: Mapped[str] = mapped_column(Text, default="")
     part_keys: Mapped[str] = mapped_column(Text, default="")
+    # On SQLite also ix_products_browse (category, description, sku) WHERE retired_at IS
+    # NULL, for the category pages' order (migration 0021 says why not on PostgreSQL).
     __table_args__ = (Index("ix_products_category", "category"),)
 
 

@@ -331,3 +331,24 @@ def test_security_headers(client, demo):
     page = client.get(f"/shop/?session={token}")
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("script_root", ["", "/gateway"])
+def test_result_page_links_are_the_ones_url_for_builds(app, script_root):
+    from flask import url_for
+
+    from gateway.web.shop import _here
+
+    current = dict(q="a&b ü+ 'x'", category="Safety & Co/1", manufacturer=None, sort=None, page=3)
+    with app.test_request_context("/shop/", environ_base={"SCRIPT_NAME": script_root}):
+        here = _here("tok/+en=", **current)
+        for changes in (
+            {},
+            {"page": None},
+            {"category": None, "page": None},
+            {"manufacturer": "M%1 #?", "page": None},
+            {"page": 4},
+            {"q": ""},
+        ):
+            params = {k: v for k, v in {**current, **changes}.items() if v not in (None, "", 1)}
+            assert here(**changes) == url_for("shop.index", session="tok/+en=", **params)

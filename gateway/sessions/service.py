@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
 from gateway import money
 from gateway.catalog import product_for, quantity_problem
@@ -332,13 +332,33 @@ def start(db: Session, token: str, session_ttl: int) -> StartOutcome:
     return StartOutcome(refused=SessionError(message, 410))
 
 
-def by_token(db: Session, token: str | None) -> PunchoutSession:
-    """The session a bearer token opens, or SessionError (401) when none."""
+# The buyer and the user come with the session (every caller reads both: the buyer's
+# framing rules, the user's roles), in one statement rather than two lazy loads.
+_BY_TOKEN = (
+    select(PunchoutSession)
+    .where(PunchoutSession.session_token_hash == bindparam("hash"))
+    .options(joinedload(PunchoutSession.buyer), joinedload(PunchoutSession.user))
+)
+
+_BY_TOKEN_FOR_UPDATE = _BY_TOKEN.with_for_update(of=PunchoutSession)
+_LOCKED = "punchgate.locked_carts"
+
+
+def by_token(db: Session, token: str | None, *, lock: bool = False) -> PunchoutSession:
+    """The session a bearer token opens, or SessionError (401) when none.
+
+    ``lock``: the request is about to change the cart, so on PostgreSQL the session row
+    is locked by this same statement (see ``_lock_cart``) instead of by one more.
+    """
     if not token:
         raise SessionError("No punchout session: the session token is missing.", 401)
-    session = db.scalar(
-        select(PunchoutSession).where(PunchoutSession.session_token_hash == hash_token(token))
-    )
+    locking = lock and db.get_bind().dialect.name == "postgresql"
+    statement = _BY_TOKEN_FOR_UPDATE if locking else _BY_TOKEN
+    session = db.scalar(statement, {"hash": hash_token(token)})
+    if session is not None and locking:
+        # Its lines are read after the lock (nothing loaded them before), so they are
+        # the cart as the transactions before this one left it.
+        db.info.setdefault(_LOCKED, set()).add(session.id)
     if session is None:
         raise SessionError("This punchout session is not known.", 401)
     if session.expires_at and session.expires_at < utcnow():
@@ -375,12 +395,17 @@ def _lock_cart(db: Session, session: PunchoutSession) -> None:
     write transactions (BEGIN IMMEDIATE) are serialised already."""
     if db.get_bind().dialect.name != "postgresql":
         return
-    locked = db.info.setdefault("punchgate.locked_carts", set())
+    locked = db.info.setdefault(_LOCKED, set())
     if session.id in locked:
         return
     db.execute(select(PunchoutSession.id).where(PunchoutSession.id == session.id).with_for_update())
     locked.add(session.id)
     db.expire(session, ["lines"])
+
+
+_QUANTITY_RULES = select(
+    Product.sku, Product.uom, Product.min_quantity, Product.quantity_step
+).where(Product.sku == bindparam("sku"))
 
 
 def set_quantity(
@@ -456,7 +481,8 @@ def set_quantity(
     new = before + quantity if add else quantity
     if new > MAX_QUANTITY:
         raise SessionError(f"quantity must be at most {MAX_QUANTITY}")
-    product = db.get(Product, sku)
+    # The product's quantity rules only (no ORM object: the line has everything else).
+    product = db.execute(_QUANTITY_RULES, {"sku": sku}).first()
     problem = quantity_problem(product, new) if product is not None else None
     if problem:
         raise SessionError(problem)

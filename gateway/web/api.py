@@ -100,7 +100,7 @@ def _cart_change(call: str, change):
     gateway = current_gateway()
     try:
         with gateway.db.transaction() as db:
-            session = punchout_session(db, session_token())
+            session = punchout_session(db, session_token(), lock=True)
             try:
                 change(db, session)
             except sessions.SessionError as exc:

@@ -23,13 +23,14 @@ def session_token() -> str | None:
     return request.values.get("session") or None
 
 
-def punchout_session(db, token: str | None):
+def punchout_session(db, token: str | None, *, lock: bool = False):
     """The session the token opens; an agent's on-behalf session only for that agent.
 
     The on-behalf token travels in links like any storefront token, so it is
     also tied to the agent's console sign-in: a copied link opens nothing.
+    ``lock``: the request changes the cart (``sessions.by_token``).
     """
-    session = sessions.by_token(db, token)
+    session = sessions.by_token(db, token, lock=lock)
     allow_framing_by(session.buyer.return_url_prefixes or [])
     request_log.note(buyer_id=session.buyer_id, session_id=session.id)
     if session.protocol == "support":

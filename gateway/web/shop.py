@@ -6,13 +6,15 @@ JavaScript and shop.js upgrades them to calls of the JSON session API.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
+from urllib.parse import quote_plus
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from gateway import catalog, money
-from gateway.models import Supplier, utcnow
+from gateway.catalog import aggregates
+from gateway.models import utcnow
 from gateway.profiles import service as profiles
 from gateway.sessions import service as sessions
 from gateway.sessions.events import record
@@ -43,8 +45,9 @@ def qty_filter(value) -> str:
     return money.quantity(value)
 
 
-def _page(template: str, db, session, token: str, **context):
-    perms = sessions.permissions_of(session)
+def _page(template: str, db, session, token: str, *, perms=None, **context):
+    if perms is None:
+        perms = sessions.permissions_of(session)
     cart = sessions.cart_view(session, show_prices=perms.show_prices)
     return render_template(
         template,
@@ -57,7 +60,7 @@ def _page(template: str, db, session, token: str, **context):
         read_only=session.operation == "inspect" or session.status != "open",
         categories=catalog.categories(db, perms.categories),
         show_prices=perms.show_prices,
-        supplier=db.scalar(select(Supplier.name).limit(1)) or "Catalog",
+        supplier=aggregates.supplier_name(db) or "Catalog",
         warn_in=_keep_alive(session),
         **context,
     )
@@ -68,13 +71,33 @@ def _error(exc: sessions.SessionError):
 
 
 def _here(token: str, **current):
-    """Links to this result page with some parameters changed (None drops one)."""
+    """Links to this result page with some parameters changed (None drops one).
+
+    The same URL as ``url_for("shop.index", session=token, **params)``, with the route
+    built once per page: a result page has some sixty of these links (facets, pager) and
+    building each through the URL map cost more than the rest of the template.
+    """
+    prefix = f"{url_for('shop.index')}?session={quote_plus(str(token), safe=URL_SAFE)}"
 
     def link(**changes) -> str:
-        params = {k: v for k, v in {**current, **changes}.items() if v not in (None, "", 1)}
-        return url_for("shop.index", session=token, **params)
+        parts = [prefix]
+        for key, value in {**current, **changes}.items():
+            if value not in (None, "", 1):
+                parts.append(f"&{key}={_quoted(value)}")
+        return "".join(parts)
 
     return link
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(value) -> str:
+    """A query string value as werkzeug's url_for writes it (facet values repeat on every
+    page: each is quoted once per process)."""
+    return quote_plus(str(value), safe=URL_SAFE)
+
+
+# What werkzeug leaves unquoted in a query string (werkzeug.urls._urlencode).
+URL_SAFE = "!$'()*,/:;?@"
 
 
 SORTS = {"relevance": "Relevance", "price": "Price, low to high", "-price": "Price, high to low"}
@@ -99,6 +122,7 @@ def index():
     try:
         with gateway.db.transaction() as db:
             session = punchout_session(db, token)
+            perms = sessions.permissions_of(session)
             found = catalog.search(
                 db,
                 session.buyer_id,
@@ -108,7 +132,7 @@ def index():
                 sort=sort,
                 limit=PAGE_SIZE,
                 offset=(page - 1) * PAGE_SIZE,
-                allowed=sessions.permissions_of(session).categories,
+                allowed=perms.categories,
             )
             if query:
                 record(
@@ -124,6 +148,7 @@ def index():
                 db,
                 session,
                 token,
+                perms=perms,
                 products=found.items,
                 total=found.total,
                 facets={"category": found.categories, "manufacturer": found.manufacturers},
@@ -233,7 +258,7 @@ def change_cart():
     back = request.form.get("back") == "product"
     try:
         with gateway.db.transaction() as db:
-            session = punchout_session(db, token)
+            session = punchout_session(db, token, lock=True)
             try:
                 if action == "remove":
                     sessions.remove(db, session, sku)

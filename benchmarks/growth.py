@@ -2,8 +2,8 @@
 
 Creates its own database (punchgate_bench_growth, dropped at the end), adds
 --sessions punchout sessions with three events each (the first carrying a 2 KB
-document, as a setup request's document.in does) in bulk, server side (INSERT ... SELECT generate_series: nothing
-crosses the wire, faster than COPY), then measures benchmarks.setup_request on a
+document, as a setup request's document.in does) in bulk, server side (INSERT ...
+SELECT generate_series: nothing crosses the wire, faster than COPY), then measures benchmarks.setup_request on a
 fresh empty database and on the grown one, back to back. Prints both, their ratio
 (target: within 10%) and the database size per million sessions with their events.
 

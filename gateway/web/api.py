@@ -11,7 +11,9 @@ from gateway.sessions import service as sessions
 from gateway.sessions.events import record
 from gateway.sessions.transfer import TransferHeld
 from gateway.sessions.transfer import transfer as transfer_cart
+from gateway.support import requests as request_log
 from gateway.web import current_gateway
+from gateway.web.request_log import save_in as request_log_row
 from gateway.web.session_auth import punchout_session, session_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1/punchout")
@@ -107,8 +109,15 @@ def _cart_change(call: str, change):
                 _logged_failure(db, session, call, exc)
                 failure = exc
             else:
-                return jsonify(sessions.cart_view(session))
-        return _error(failure)
+                failure = None
+                answer = jsonify(sessions.cart_view(session))
+                # The request log's row commits with the change: one commit per click.
+                logged = request_log_row(db, answer.status_code)
+        if failure is not None:
+            return _error(failure)
+        if logged:
+            request_log.saved()
+        return answer
     except sessions.SessionError as exc:
         return _error(exc)
 

@@ -116,6 +116,23 @@ def _record(response: Response) -> None:
         )
 
 
+def save_in(db, http_status: int) -> bool:
+    """This request's row in the caller's transaction, for a view that knows its answer
+    before committing (the cart API); ``request_log.saved()`` once it committed."""
+    note = request_log.current()
+    if note is None:
+        return False
+    try:
+        if note.doc_type is None and request.endpoint:
+            note.doc_type = request.endpoint.rsplit(".", 1)[-1]
+        if note.document is None:
+            note.document = _document(note, None)
+    except Exception:  # noqa: BLE001 - the log must never fail the answer
+        log.exception("could not record %s %s in the request log", request.method, request.path)
+        return False
+    return request_log.save_in(db, http_status)
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def open_note():

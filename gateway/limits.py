@@ -17,6 +17,7 @@ import functools
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
+from itertools import repeat
 from operator import is_not
 
 from sqlalchemy import JSON, Integer, String, Text, event, inspect
@@ -212,7 +213,7 @@ def check_rows(model, rows) -> None:
         fits = _column_fits(mapper)
         unsure = []
         for key, check in checks:
-            values = list(filter(partial(is_not, None), [row.get(key) for row in rows]))
+            values = list(filter(partial(is_not, None), map(dict.get, rows, repeat(key))))
             test = fits.get(key)
             if values and (test is None or not _sure(test, values)):
                 unsure.append((key, check))

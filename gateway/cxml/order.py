@@ -106,7 +106,9 @@ class OrderRequestIn:
 def _money(
     el: etree._Element | None, where: str, problems: Problems, *, negative_ok: bool = False
 ) -> tuple[Decimal | None, str | None]:
-    money = child(el, "Money") if el is not None and el.tag != "Money" else el
+    # first_children: the "{*}Money" lookup child() does costs more than a pass over
+    # UnitPrice's one child, and every order line has a UnitPrice.
+    money = first_children(el).get("Money") if el is not None and el.tag != "Money" else el
     if money is None:
         return None, None
     raw = text(money)

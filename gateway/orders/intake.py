@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import ARRAY, Row, any_, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway import money
@@ -80,12 +80,22 @@ def _version(db: Session, buyer_id: str, request) -> int:
     return (latest or 0) + 1
 
 
-# Values per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
+# Values per IN list: well under SQLite's limit on bound parameters (999 before 3.32).
 CHUNK = 500
 
 
-def _chunks(values: list) -> list[list]:
-    return [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
+def _among(db: Session, column, values: list) -> list:
+    """Conditions, one per query, that together select the rows whose ``column`` is in ``values``.
+
+    PostgreSQL: one query, the values as one array parameter (= ANY): an IN list
+    of thousands of parameters costs more to send than to run (psycopg converts
+    such a long statement again on every execution). Elsewhere IN lists of CHUNK.
+    """
+    if not values:
+        return []
+    if db.get_bind().dialect.name == "postgresql":
+        return [column == any_(bindparam(None, values, type_=ARRAY(column.type)))]
+    return [column.in_(values[start : start + CHUNK]) for start in range(0, len(values), CHUNK)]
 
 
 def _cart_lines(db: Session, buyer_id: str, aux_ids: list[str]) -> dict[str, Row]:
@@ -96,7 +106,7 @@ def _cart_lines(db: Session, buyer_id: str, aux_ids: list[str]) -> dict[str, Row
     """
     found: dict[str, Row] = {}
     with db.no_autoflush:
-        for chunk in _chunks(list(dict.fromkeys(aux_ids))):
+        for among in _among(db, CartLine.aux_id, list(dict.fromkeys(aux_ids))):
             # Only this buyer's carts: a line id from another buyer never matches.
             rows = db.execute(
                 select(
@@ -108,7 +118,7 @@ def _cart_lines(db: Session, buyer_id: str, aux_ids: list[str]) -> dict[str, Row
                     CartLine.unit_price,
                 )
                 .join(PunchoutSession, CartLine.session_id == PunchoutSession.id)
-                .where(PunchoutSession.buyer_id == buyer_id, CartLine.aux_id.in_(chunk))
+                .where(PunchoutSession.buyer_id == buyer_id, among)
                 .order_by(CartLine.id)
             )
             for row in rows:
@@ -120,12 +130,8 @@ def _by_manufacturer_part(db: Session, lines: list[OrderLineIn]) -> dict[str, st
     """Catalog SKUs for manufacturer part numbers that name exactly one product."""
     wanted = sorted({line.manufacturer_part_id for line in lines if line.manufacturer_part_id})
     found: dict[str, list[str]] = {}
-    for chunk in _chunks(wanted):
-        for mpn, sku in db.execute(
-            select(Product.manufacturer_part_id, Product.sku).where(
-                Product.manufacturer_part_id.in_(chunk)
-            )
-        ):
+    for among in _among(db, Product.manufacturer_part_id, wanted):
+        for mpn, sku in db.execute(select(Product.manufacturer_part_id, Product.sku).where(among)):
             found.setdefault(mpn, []).append(sku)
     return {mpn: skus[0] for mpn, skus in found.items() if len(skus) == 1}
 
@@ -204,11 +210,12 @@ def _match(
                 }
             )
     contracts: dict[str, Decimal] = {}
-    for chunk in _chunks(sorted({line["sku"] for line in rows if line["sku"]})):
+    skus = sorted({line["sku"] for line in rows if line["sku"]})
+    for among in _among(db, ContractPrice.sku, skus):
         contracts.update(
             db.execute(
                 select(ContractPrice.sku, ContractPrice.price).where(
-                    ContractPrice.buyer_id == buyer_id, ContractPrice.sku.in_(chunk)
+                    ContractPrice.buyer_id == buyer_id, among
                 )
             ).all()
         )

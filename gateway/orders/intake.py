@@ -12,6 +12,8 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import partial
+from operator import is_not, itemgetter
 
 from sqlalchemy import ARRAY, Row, any_, bindparam, func, insert, select
 from sqlalchemy.orm import Session
@@ -292,9 +294,9 @@ def marketplace_payload(
 ) -> dict:
     """The JSON the marketplace receives (documented in the README).
 
-    ``lines``: the order's line rows (column names as keys), when they were
-    written without ORM objects; ``attachments`` likewise. Else both are read
-    from the order.
+    ``lines``: the order's line rows (column names as keys; a NULL column may be
+    absent), when they were written without ORM objects; ``attachments``
+    likewise. Else both are read from the order.
     """
     if lines is None:
         lines = [{key: getattr(line, key) for key in LINE_COLUMNS} for line in order.lines]
@@ -325,13 +327,13 @@ def marketplace_payload(
         return {
             "line_number": line["line_number"],
             "sku": line["sku"],
-            "line_id": line["aux_id"],
+            "line_id": line.get("aux_id"),
             "quantity": quantity(line["quantity"]),
-            "unit_price": amount(line["unit_price"]),
-            "currency": line["currency"],
-            "uom": line["uom"],
+            "unit_price": amount(line.get("unit_price")),
+            "currency": line.get("currency"),
+            "uom": line.get("uom"),
             "description": line["description"],
-            "requested_delivery_date": line["requested_delivery_date"],
+            "requested_delivery_date": line.get("requested_delivery_date"),
             # How the line was identified, and what else the buyer sent
             # for it (service and non-catalog lines have no SKU).
             "matched": bool(details.get("identified_by")),
@@ -579,12 +581,32 @@ def _line_row(line_in: OrderLineIn, effective_price: Decimal | None) -> dict:
     }
 
 
+# Columns that are NULL unless given (no default).
+_OPTIONAL_COLUMNS = [
+    c.key
+    for c in OrderLine.__table__.columns
+    if c.nullable and c.default is None and c.server_default is None
+]
+
+
 def _insert_lines(db: Session, order_pk: int, lines: list[dict]) -> None:
-    """The order's lines in one multi-row INSERT (the order itself is flushed)."""
+    """The order's lines in one multi-row INSERT (the order itself is flushed).
+
+    A column no line has a value for (an order not punched out has no cart
+    prices) is left out of the INSERT, and of the rows: the database writes the
+    same NULL without a parameter per line to process and send.
+    """
     if not lines:
         return
+    absent = [
+        key
+        for key in _OPTIONAL_COLUMNS
+        if not any(map(partial(is_not, None), map(itemgetter(key), lines)))
+    ]
     for line in lines:
         line["order_pk"] = order_pk
+        for key in absent:
+            del line[key]
     check_rows(OrderLine, lines)
     db.connection().execute(insert(OrderLine.__table__), lines)
 

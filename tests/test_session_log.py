@@ -59,6 +59,31 @@ def test_redaction(raw):
     assert "s3cr3t" not in redact_document(raw)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<a><SharedSecret>s3cr3t</SharedSecret><ns:SharedSecret a='1'>x</ns:SharedSecret></a>",
+        "<a><sharedSECRET >s3cr3t</sharedsecret><credentialmac/><x.y-z:CredentialMac>m"
+        "</x.y-z:CredentialMac ></a>",
+        "<a><SharedSecretX:SharedSecret>s3cr3t</SharedSecretX:SharedSecret>shared hared</a>",
+        "<a><![CDATA[x</SharedSecret>]]><SharedSecret>s3cr3t</a>",
+        "<a>\u017fharedSecret <\u017fharedSecret>s3cr3t</\u017fharedSecret></a>",
+        "<a>\u0130 <SharedSecret>s3cr3t</SharedSecret> <Shared\u0131Secret>x</a>",
+        "<a><PCard number='4111 1111 1111 1234'/><ns:pcard\nnumber = \"5555-4444\">"
+        "<PCardX number='1'/></a>",
+        "<a>é<!-- SharedSecret --><CredentialMac type='x'>s3cr3t",
+    ],
+)
+def test_redaction_tried_where_names_occur_finds_what_a_full_scan_finds(text, monkeypatch):
+    from gateway.sessions import events
+
+    raw = text.encode("utf-8")
+    quick = redact_document(raw, secrets=["s3cr3t-value"])
+    monkeypatch.setattr(events, "_starts", lambda text, names: None)  # every "<" tried
+    assert quick == redact_document(raw, secrets=["s3cr3t-value"])
+    assert "s3cr3t" not in quick and "4111" not in quick
+
+
 def test_card_numbers_are_masked():
     raw = b"""<Payment><PCard name="J" number='4111 1111 1111 1234' expiration="2027-01-31"/></Payment>"""
     assert redact_document(raw) == (

@@ -38,6 +38,24 @@ def child(element: etree._Element | None, name: str) -> etree._Element | None:
     return next(element.iterchildren("{*}" + name), None)
 
 
+def first_children(element: etree._Element | None) -> dict[str, etree._Element]:
+    """The first child element of each local name, as ``child`` finds it, in one pass.
+
+    For elements read field by field (an order line reads a dozen children of
+    each ItemOut): one walk over the children instead of one lookup per name.
+    """
+    found: dict[str, etree._Element] = {}
+    if element is None:
+        return found
+    for el in element.iterchildren(etree.Element):  # elements only, as "{*}name" matches
+        tag = el.tag
+        if tag[0] == "{":
+            tag = tag[tag.index("}") + 1 :]
+        if tag not in found:
+            found[tag] = el
+    return found
+
+
 @dataclass(frozen=True)
 class CredentialMac:
     value: str

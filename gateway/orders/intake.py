@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
+from functools import partial
+from operator import is_not, itemgetter
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ARRAY, Row, any_, bindparam, func, insert, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway import money
 from gateway.cxml.errors import Conflict, NotAcceptable
@@ -80,20 +82,45 @@ def _version(db: Session, buyer_id: str, request) -> int:
     return (latest or 0) + 1
 
 
-def _cart_lines(db: Session, buyer_id: str, aux_ids: list[str]) -> dict[str, CartLine]:
-    """This buyer's cart lines by line id (the newest wins), in a few queries."""
-    found: dict[str, CartLine] = {}
-    unique = list(dict.fromkeys(aux_ids))
+# Values per IN list: well under SQLite's limit on bound parameters (999 before 3.32).
+CHUNK = 500
+
+
+def _among(db: Session, column, values: list) -> list:
+    """Conditions, one per query, that together select the rows whose ``column`` is in ``values``.
+
+    PostgreSQL: one query, the values as one array parameter (= ANY): an IN list
+    of thousands of parameters costs more to send than to run (psycopg converts
+    such a long statement again on every execution). Elsewhere IN lists of CHUNK.
+    """
+    if not values:
+        return []
+    if db.get_bind().dialect.name == "postgresql":
+        return [column == any_(bindparam(None, values, type_=ARRAY(column.type)))]
+    return [column.in_(values[start : start + CHUNK]) for start in range(0, len(values), CHUNK)]
+
+
+def _cart_lines(db: Session, buyer_id: str, aux_ids: list[str]) -> dict[str, Row]:
+    """This buyer's cart lines by line id (the newest wins), in a few queries.
+
+    Only the columns matching reads, as rows: a large order matched to its cart
+    would otherwise load (and track) one ORM object per line.
+    """
+    found: dict[str, Row] = {}
     with db.no_autoflush:
-        for start in range(0, len(unique), 500):
+        for among in _among(db, CartLine.aux_id, list(dict.fromkeys(aux_ids))):
             # Only this buyer's carts: a line id from another buyer never matches.
-            rows = db.scalars(
-                select(CartLine)
-                .join(PunchoutSession, CartLine.session_id == PunchoutSession.id)
-                .where(
-                    PunchoutSession.buyer_id == buyer_id,
-                    CartLine.aux_id.in_(unique[start : start + 500]),
+            rows = db.execute(
+                select(
+                    CartLine.id,
+                    CartLine.session_id,
+                    CartLine.aux_id,
+                    CartLine.sku,
+                    CartLine.quantity,
+                    CartLine.unit_price,
                 )
+                .join(PunchoutSession, CartLine.session_id == PunchoutSession.id)
+                .where(PunchoutSession.buyer_id == buyer_id, among)
                 .order_by(CartLine.id)
             )
             for row in rows:
@@ -105,12 +132,8 @@ def _by_manufacturer_part(db: Session, lines: list[OrderLineIn]) -> dict[str, st
     """Catalog SKUs for manufacturer part numbers that name exactly one product."""
     wanted = sorted({line.manufacturer_part_id for line in lines if line.manufacturer_part_id})
     found: dict[str, list[str]] = {}
-    for start in range(0, len(wanted), 500):
-        for mpn, sku in db.execute(
-            select(Product.manufacturer_part_id, Product.sku).where(
-                Product.manufacturer_part_id.in_(wanted[start : start + 500])
-            )
-        ):
+    for among in _among(db, Product.manufacturer_part_id, wanted):
+        for mpn, sku in db.execute(select(Product.manufacturer_part_id, Product.sku).where(among)):
             found.setdefault(mpn, []).append(sku)
     return {mpn: skus[0] for mpn, skus in found.items() if len(skus) == 1}
 
@@ -136,38 +159,44 @@ def _unidentified(line_in: OrderLineIn) -> dict:
     }
 
 
-def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) -> list[dict]:
-    """Link lines to the cart lines and products they came from; return what differs."""
+def _match(
+    db: Session, buyer_id: str, request: OrderRequestIn, rows: list[dict], prices: list
+) -> tuple[list[dict], int | None]:
+    """Link line rows to the cart lines and products they came from.
+
+    Returns what differs, and the session most lines came from. ``prices`` are
+    the lines' effective prices (pack pricing applied), computed once.
+    """
     flags = []
     sessions: Counter[int] = Counter()
     carts = _cart_lines(db, buyer_id, [line.aux_id for line in request.lines if line.aux_id])
     by_mpn = _by_manufacturer_part(db, [line for line in request.lines if not line.sku])
-    for line_in, line in zip(request.lines, order.lines, strict=True):
+    for line_in, line, price in zip(request.lines, rows, prices, strict=True):
         cart = carts.get(line_in.aux_id) if line_in.aux_id else None
         identified_by = "SupplierPartID" if line_in.sku else None
         if not line_in.sku and cart is not None:
-            line.sku, identified_by = cart.sku, "SupplierPartAuxiliaryID"
+            line["sku"], identified_by = cart.sku, "SupplierPartAuxiliaryID"
         elif not line_in.sku and line_in.manufacturer_part_id in by_mpn:
-            line.sku, identified_by = by_mpn[line_in.manufacturer_part_id], "ManufacturerPartID"
-        line.details = {**line.details, "identified_by": identified_by}
+            line["sku"], identified_by = by_mpn[line_in.manufacturer_part_id], "ManufacturerPartID"
+        details = line["details"]  # this line's own dict, built by _line_details
+        details["identified_by"] = identified_by
         if identified_by is None:
             flags.append(_unidentified(line_in))
         if cart is None:
-            line.details = {**line.details, "matched": False}
+            details["matched"] = False
             continue
         sessions[cart.session_id] += 1
-        line.cart_line_id = cart.id
-        line.cart_quantity = cart.quantity
-        line.cart_price = cart.unit_price
+        line["cart_line_id"] = cart.id
+        line["cart_quantity"] = cart.quantity
+        line["cart_price"] = cart.unit_price
         if line_in.sku and cart.sku != line_in.sku:
             flags.append(
-                {"line": line.line_number, "kind": "sku", "order": line_in.sku, "cart": cart.sku}
+                {"line": line_in.line_number, "kind": "sku", "order": line_in.sku, "cart": cart.sku}
             )
-        price = line_in.effective_price
         if price is not None and price != cart.unit_price:
             flags.append(
                 {
-                    "line": line.line_number,
+                    "line": line_in.line_number,
                     "kind": "price_vs_cart",
                     "order": money.amount(price),
                     "cart": money.amount(cart.unit_price),
@@ -176,52 +205,64 @@ def _match(db: Session, buyer_id: str, order: Order, request: OrderRequestIn) ->
         if line_in.quantity != cart.quantity:
             flags.append(
                 {
-                    "line": line.line_number,
+                    "line": line_in.line_number,
                     "kind": "quantity_vs_cart",
                     "order": money.quantity(line_in.quantity),
                     "cart": money.quantity(cart.quantity),
                 }
             )
-    skus = sorted({line.sku for line in order.lines if line.sku})
-    contracts = dict(
-        db.execute(
-            select(ContractPrice.sku, ContractPrice.price).where(
-                ContractPrice.buyer_id == buyer_id, ContractPrice.sku.in_(skus)
-            )
-        ).all()
-    )
-    for line_in, line in zip(request.lines, order.lines, strict=True):
-        line.contract_price = contracts.get(line.sku)
-        contract = line.contract_price
-        price = line_in.effective_price
-        if contract is not None and price is not None and price != contract:
-            flags.append(
-                {
-                    "line": line.line_number,
-                    "kind": "price_vs_contract",
-                    "order": money.amount(price),
-                    "contract": money.amount(contract),
-                }
-            )
-    if sessions:
-        order.session_id = sessions.most_common(1)[0][0]
-    return flags
+    contracts: dict[str, Decimal] = {}
+    skus = sorted({line["sku"] for line in rows if line["sku"]})
+    for among in _among(db, ContractPrice.sku, skus):
+        contracts.update(
+            db.execute(
+                select(ContractPrice.sku, ContractPrice.price).where(
+                    ContractPrice.buyer_id == buyer_id, among
+                )
+            ).all()
+        )
+    if contracts:
+        for line, price in zip(rows, prices, strict=True):
+            contract = line["contract_price"] = contracts.get(line["sku"])
+            if contract is not None and price is not None and price != contract:
+                flags.append(
+                    {
+                        "line": line["line_number"],
+                        "kind": "price_vs_contract",
+                        "order": money.amount(price),
+                        "contract": money.amount(contract),
+                    }
+                )
+    session_id = sessions.most_common(1)[0][0] if sessions else None
+    return flags, session_id
 
 
 def line_amount(line: OrderLine) -> Decimal:
     """Quantity times the price of one ordered unit (pack pricing applied)."""
-    effective = line.details.get("effective_price") if line.details else None
-    price = Decimal(effective) if effective is not None else line.unit_price
-    return line.quantity * (price or 0)
+    return _amount(line.quantity, line.unit_price, line.details)
 
 
-def role_limit(db: Session, buyer, order: Order) -> dict | None:
-    """A flag when the order is over the limit of its user's roles."""
+def _amount(quantity: Decimal, unit_price: Decimal | None, details: dict | None) -> Decimal:
+    effective = details.get("effective_price") if details else None
+    price = Decimal(effective) if effective is not None else unit_price
+    return quantity * (price or 0)
+
+
+def role_limit(
+    db: Session, buyer, order: Order, amounts: Iterable[Decimal] | None = None
+) -> dict | None:
+    """A flag when the order is over the limit of its user's roles.
+
+    ``amounts``: the lines' amounts when the order's lines are not ORM objects
+    (read only when the session's user has a limit to check).
+    """
     session = db.get(PunchoutSession, order.session_id) if order.session_id else None
     if session is None or session.user is None:
         return None
     limit = permissions(buyer.settings, list(session.user.roles)).max_order_value
-    total = sum((line_amount(line) for line in order.lines), Decimal(0))
+    if amounts is None:
+        amounts = (line_amount(line) for line in order.lines)
+    total = sum(amounts, Decimal(0))
     if limit is None or total <= limit:
         return None
     return {
@@ -248,8 +289,66 @@ def describe(flag: dict) -> str:
     )
 
 
-def marketplace_payload(order: Order) -> dict:
-    """The JSON the marketplace receives (documented in the README)."""
+def marketplace_payload(
+    order: Order, lines: list[dict] | None = None, attachments: list[Attachment] | None = None
+) -> dict:
+    """The JSON the marketplace receives (documented in the README).
+
+    ``lines``: the order's line rows (column names as keys; a NULL column may be
+    absent), when they were written without ORM objects; ``attachments``
+    likewise. Else both are read from the order.
+    """
+    if lines is None:
+        lines = [{key: getattr(line, key) for key in LINE_COLUMNS} for line in order.lines]
+    if attachments is None:
+        attachments = order.attachments
+    # Orders repeat a few prices and quantities over many lines: each is formatted once.
+    amounts: dict = {}
+    quantities: dict = {}
+
+    def amount(value):
+        if value is None:
+            return None
+        key = (value, value.is_signed())  # -0 and 0 are equal, but not written alike
+        found = amounts.get(key)
+        if found is None:
+            found = amounts[key] = money.amount(value)
+        return found
+
+    def quantity(value):
+        key = (value, value.is_signed())
+        found = quantities.get(key)
+        if found is None:
+            found = quantities[key] = money.quantity(value)
+        return found
+
+    def line_payload(line: dict) -> dict:
+        details = line["details"] or {}
+        return {
+            "line_number": line["line_number"],
+            "sku": line["sku"],
+            "line_id": line.get("aux_id"),
+            "quantity": quantity(line["quantity"]),
+            "unit_price": amount(line.get("unit_price")),
+            "currency": line.get("currency"),
+            "uom": line.get("uom"),
+            "description": line["description"],
+            "requested_delivery_date": line.get("requested_delivery_date"),
+            # How the line was identified, and what else the buyer sent
+            # for it (service and non-catalog lines have no SKU).
+            "matched": bool(details.get("identified_by")),
+            "identified_by": details.get("identified_by"),
+            "supplier_part_id": details.get("supplier_part_id"),
+            "buyer_part_id": details.get("buyer_part_id"),
+            "manufacturer_part_id": details.get("manufacturer_part_id"),
+            "manufacturer_name": details.get("manufacturer_name"),
+            "item_type": details.get("item_type", "item"),
+            "ad_hoc": details.get("ad_hoc", False),
+            "price_basis": details.get("price_basis"),
+            "effective_unit_price": details.get("effective_price"),
+            "max_amount": details.get("max_amount"),
+        }
+
     return {
         "order": {
             "id": order.id,
@@ -269,35 +368,7 @@ def marketplace_payload(order: Order) -> dict:
             # Set when a support agent placed the order for the user (the buyer's
             # procurement system has no record of it).
             "placed_on_behalf": order.details.get("on_behalf"),
-            "lines": [
-                {
-                    "line_number": line.line_number,
-                    "sku": line.sku,
-                    "line_id": line.aux_id,
-                    "quantity": money.quantity(line.quantity),
-                    "unit_price": None
-                    if line.unit_price is None
-                    else money.amount(line.unit_price),
-                    "currency": line.currency,
-                    "uom": line.uom,
-                    "description": line.description,
-                    "requested_delivery_date": line.requested_delivery_date,
-                    # How the line was identified, and what else the buyer sent
-                    # for it (service and non-catalog lines have no SKU).
-                    "matched": bool(line.details.get("identified_by")),
-                    "identified_by": line.details.get("identified_by"),
-                    "supplier_part_id": line.details.get("supplier_part_id"),
-                    "buyer_part_id": line.details.get("buyer_part_id"),
-                    "manufacturer_part_id": line.details.get("manufacturer_part_id"),
-                    "manufacturer_name": line.details.get("manufacturer_name"),
-                    "item_type": line.details.get("item_type", "item"),
-                    "ad_hoc": line.details.get("ad_hoc", False),
-                    "price_basis": line.details.get("price_basis"),
-                    "effective_unit_price": line.details.get("effective_price"),
-                    "max_amount": line.details.get("max_amount"),
-                }
-                for line in order.lines
-            ],
+            "lines": [line_payload(line) for line in lines],
             "attachments": [
                 {
                     "content_id": a.content_id,
@@ -305,7 +376,7 @@ def marketplace_payload(order: Order) -> dict:
                     "filename": a.filename,
                     "size": a.size,
                 }
-                for a in order.attachments
+                for a in attachments
             ],
         }
     }
@@ -383,27 +454,7 @@ def take_order(
             "to": [c.public() for c in envelope.to],
             "cxml_version": envelope.declared_version,
         },
-    )
-    # The lines stay out of the ORM unit of work, which would insert a large order
-    # one line at a time on SQLite and spend most of its time on bookkeeping
-    # elsewhere; they are written in one bulk INSERT once matching has settled them.
-    lines = [
-        OrderLine(
-            line_number=line_in.line_number,
-            sku=line_in.sku,
-            aux_id=line_in.aux_id or None,
-            quantity=line_in.quantity,
-            unit_price=line_in.unit_price,
-            currency=line_in.currency,
-            description=line_in.description,
-            uom=line_in.uom,
-            requested_delivery_date=line_in.requested_delivery_date,
-            details=_line_details(line_in),
-        )
-        for line_in in request.lines
-    ]
-    for part in parts:
-        order.attachments.append(
+        attachments=[
             Attachment(
                 content_id=part.content_id,
                 content_type=part.content_type,
@@ -411,26 +462,41 @@ def take_order(
                 size=len(part.data),
                 data=part.data,
             )
-        )
-    db.add(order)
-    set_committed_value(order, "lines", lines)
-    flags = [*request.notes, *_match(db, buyer.id, order, request)]
+            for part in parts
+        ],
+    )
+    # The lines stay out of the ORM (plain rows, one bulk INSERT once matching has
+    # settled them): a large order would otherwise spend most of its time on one
+    # object per line and the unit of work's bookkeeping for it.
+    prices = [line_in.effective_price for line_in in request.lines]
+    lines = [
+        _line_row(line_in, price) for line_in, price in zip(request.lines, prices, strict=True)
+    ]
+    match_flags, order.session_id = _match(db, buyer.id, request, lines, prices)
+    flags = [*request.notes, *match_flags]
     unidentified = [f for f in flags if f["kind"] == "unidentified_line"]
     if unidentified and orders_policy.get("lines_without_part") == "reject":
         raise NotAcceptable(
             "; ".join(f["message"] for f in unidentified)[:1000]
             + f"; buyer {buyer.id!r} accepts only lines that name a catalog item"
         )
-    over_limit = role_limit(db, buyer, order)
+    over_limit = role_limit(
+        db,
+        buyer,
+        order,
+        (_amount(line["quantity"], line["unit_price"], line["details"]) for line in lines),
+    )
+    # Complete before the order's one INSERT: no UPDATE follows on an accepted order.
     order.details = {**order.details, "flags": flags}
     policy = orders_policy.get("mismatch_policy", "accept_and_flag")
     mismatches = [f for f in flags if f["kind"] in MISMATCH_KINDS]
+    db.add(order)
     db.flush()
-    _insert_lines(db, order)
+    _insert_lines(db, order.id, lines)
     record(
         db,
         "order.received",
-        f"OrderRequest {request.type} {request.order_id} v{version}: {len(order.lines)} "
+        f"OrderRequest {request.type} {request.order_id} v{version}: {len(lines)} "
         f"line(s), total {order.total} {order.currency or ''}".strip(),
         buyer_id=buyer.id,
         session_id=order.session_id,
@@ -488,26 +554,64 @@ def take_order(
         session = db.get(PunchoutSession, order.session_id)
         if session is not None and session.status in ("open", "transferred", "failed"):
             session.status = "ordered"
-    queue_for_marketplace(db, order)
+    queue_for_marketplace(db, order, lines)
     return order
 
 
-_LINE_COLUMNS = [c.key for c in OrderLine.__table__.columns if c.key not in ("id", "order_pk")]
+LINE_COLUMNS = [c.key for c in OrderLine.__table__.columns if c.key not in ("id", "order_pk")]
 
 
-def _insert_lines(db: Session, order: Order) -> None:
-    """The order's lines in one multi-row INSERT (the order itself is flushed)."""
-    if not order.lines:
+def _line_row(line_in: OrderLineIn, effective_price: Decimal | None) -> dict:
+    """An order line as the row written (LINE_COLUMNS); matching fills in the cart's side."""
+    return {
+        "line_number": line_in.line_number,
+        "sku": line_in.sku,
+        "aux_id": line_in.aux_id or None,
+        "quantity": line_in.quantity,
+        "unit_price": line_in.unit_price,
+        "currency": line_in.currency,
+        "description": line_in.description,
+        "uom": line_in.uom,
+        "requested_delivery_date": line_in.requested_delivery_date,
+        "cart_line_id": None,
+        "cart_quantity": None,
+        "cart_price": None,
+        "contract_price": None,
+        "details": _line_details(line_in, effective_price),
+    }
+
+
+# Columns that are NULL unless given (no default).
+_OPTIONAL_COLUMNS = [
+    c.key
+    for c in OrderLine.__table__.columns
+    if c.nullable and c.default is None and c.server_default is None
+]
+
+
+def _insert_lines(db: Session, order_pk: int, lines: list[dict]) -> None:
+    """The order's lines in one multi-row INSERT (the order itself is flushed).
+
+    A column no line has a value for (an order not punched out has no cart
+    prices) is left out of the INSERT, and of the rows: the database writes the
+    same NULL without a parameter per line to process and send.
+    """
+    if not lines:
         return
-    rows = [
-        {"order_pk": order.id, **{key: getattr(line, key) for key in _LINE_COLUMNS}}
-        for line in order.lines
+    absent = [
+        key
+        for key in _OPTIONAL_COLUMNS
+        if not any(map(partial(is_not, None), map(itemgetter(key), lines)))
     ]
-    check_rows(OrderLine, rows)
-    db.connection().execute(insert(OrderLine.__table__), rows)
+    for line in lines:
+        line["order_pk"] = order_pk
+        for key in absent:
+            del line[key]
+    check_rows(OrderLine, lines)
+    db.connection().execute(insert(OrderLine.__table__), lines)
 
 
-def _line_details(line_in: OrderLineIn) -> dict:
+def _line_details(line_in: OrderLineIn, effective_price: Decimal | None) -> dict:
     details = {
         "extrinsics": line_in.extrinsics,
         "comments": line_in.comments,
@@ -525,21 +629,24 @@ def _line_details(line_in: OrderLineIn) -> dict:
         details["ad_hoc"] = True
     if line_in.price_basis is not None:
         details["price_basis"] = line_in.price_basis.public()
-        details["effective_price"] = str(line_in.effective_price)
+        details["effective_price"] = str(effective_price)
     if line_in.max_amount is not None:
         details["max_amount"] = money.amount(line_in.max_amount)
     return details
 
 
-def queue_for_marketplace(db: Session, order: Order) -> None:
-    """The delivery to the marketplace, committed with the order itself."""
+def queue_for_marketplace(db: Session, order: Order, lines: list[dict] | None = None) -> None:
+    """The delivery to the marketplace, committed with the order itself.
+
+    ``lines``: the order's line rows, when they were written without ORM objects.
+    """
     db.add(
         OutboxMessage(
             kind="marketplace.order",
             idempotency_key=f"order-{order.id}",
             buyer_id=order.buyer_id,
             order_pk=order.id,
-            payload=json.dumps(marketplace_payload(order)),
+            payload=json.dumps(marketplace_payload(order, lines)),
         )
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import parse_qsl, unquote_plus
 
 from sqlalchemy import event, insert
@@ -47,11 +47,13 @@ def redact_document(raw: bytes, limit: int = 2 * 1024 * 1024, secrets: Iterable[
     from the document) must not survive it, or nothing of the document is kept.
     """
     text = decode_document(_unwrap(raw))
-    cleaned = _SECRET_ELEMENTS.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)
-    cleaned = _PCARD_NUMBER.sub(_mask_card, cleaned)
+    cleaned = _sub(
+        _SECRET_ELEMENTS, lambda m: m.group(1) + REDACTED + m.group(4), text, _SECRET_NAMES
+    )
+    cleaned = _sub(_PCARD_NUMBER, _mask_card, cleaned, _PCARD_NAMES)
     # A secret element left open (truncated or hostile input) would survive the
     # substitution above; drop everything after it rather than keep a secret.
-    for opening in _SECRET_OPENING.finditer(cleaned):
+    for opening in _finditer(_SECRET_OPENING, cleaned, _SECRET_NAMES):
         end = cleaned.find(">", opening.start())
         segment = cleaned[opening.start() : end + 1] if end != -1 else ""
         after = cleaned[end + 1 : end + 1 + len(REDACTED)] if end != -1 else ""
@@ -64,6 +66,60 @@ def redact_document(raw: bytes, limit: int = 2 * 1024 * 1024, secrets: Iterable[
     if len(cleaned) > limit:
         cleaned = cleaned[:limit] + "\n<!-- truncated -->"
     return cleaned
+
+
+# The patterns above start with "<", an optional prefix and an element name; a
+# match can only start at the last "<" before where the name occurs. These parts
+# of the names (no "i", no "s": re.IGNORECASE also matches those to non-ASCII
+# letters) are found by str.find in the lower-cased text, so a large document is
+# searched in C and the patterns are tried at a handful of places only, instead
+# of at every "<" (tests/test_session_log.py compares both ways).
+_SECRET_NAMES = ("hared", "redent")  # SharedSecret, CredentialMac
+_PCARD_NAMES = ("pcard",)
+
+
+def _starts(text: str, names: tuple[str, ...]) -> list[int] | None:
+    """Where the patterns can match in ``text``; None when only a full scan can tell."""
+    if "\u0130" in text:  # the one character whose lower case is longer (İ -> i̇)
+        return None
+    lowered = text.lower()
+    found = set()
+    for name in names:
+        at = lowered.find(name)
+        while at != -1:
+            found.add(text.rfind("<", 0, at))
+            at = lowered.find(name, at + 1)
+    found.discard(-1)
+    return sorted(found)
+
+
+def _finditer(pattern: re.Pattern, text: str, names: tuple[str, ...]) -> Iterator[re.Match]:
+    """``pattern.finditer(text)``, tried only where ``names`` occur."""
+    starts = _starts(text, names)
+    if starts is None:
+        yield from pattern.finditer(text)
+        return
+    end = 0
+    for start in starts:
+        if start < end:
+            continue
+        match = pattern.match(text, start)
+        if match is not None:
+            yield match
+            end = match.end()
+
+
+def _sub(pattern: re.Pattern, repl, text: str, names: tuple[str, ...]) -> str:
+    """``pattern.sub(repl, text)``, tried only where ``names`` occur."""
+    pieces = []
+    done = 0
+    for match in _finditer(pattern, text, names):
+        pieces += (text[done : match.start()], repl(match))
+        done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _unwrap(raw: bytes) -> bytes:

@@ -164,6 +164,21 @@ def test_pack_priced_line_matches_its_contract_price(client, demo):
     assert [f["kind"] for f in flagged] == ["price_vs_contract"]
 
 
+def test_pack_priced_line_without_a_price_keeps_no_effective_price(client, demo):
+    basis = (
+        '<PriceBasisQuantity quantity="100" conversionFactor="1">'
+        "<UnitOfMeasure>BX</UnitOfMeasure></PriceBasisQuantity>"
+    )
+    line = item("1", "3", "NW-1001", "1290.00", basis=basis)
+    line = line.replace('<UnitPrice><Money currency="USD">1290.00</Money></UnitPrice>', "")
+    code, _ = post(client, order(line))
+    assert code == 200
+    sent = payload(demo)["lines"][0]
+    # Not the text "None": there is no price to apply the pack to.
+    assert sent["effective_unit_price"] is None
+    assert sent["price_basis"] == {"quantity": "100", "conversion_factor": "1", "uom": "BX"}
+
+
 def test_every_problem_once_by_line_number(client, demo):
     code, text = post(
         client,

@@ -629,7 +629,8 @@ def _line_details(line_in: OrderLineIn, effective_price: Decimal | None) -> dict
         details["ad_hoc"] = True
     if line_in.price_basis is not None:
         details["price_basis"] = line_in.price_basis.public()
-        details["effective_price"] = str(effective_price)
+        if effective_price is not None:  # a pack price needs a UnitPrice to apply to
+            details["effective_price"] = str(effective_price)
     if line_in.max_amount is not None:
         details["max_amount"] = money.amount(line_in.max_amount)
     return details

@@ -109,6 +109,23 @@ def load_path(
     return load(db, read_path(path, format, encoding), **options)
 
 
+CATALOG_TABLES = ("products", "contract_prices", "search_terms", "search_term_variants")
+
+
+def refresh_statistics(engine) -> None:
+    """Have PostgreSQL's planner see a catalog just loaded (run after the commit).
+
+    Autovacuum analyses a bulk-loaded table only some time later; until then the
+    storefront's queries are planned for tables it believes nearly empty. SQLite keeps
+    no statistics unless asked, and its plans are chosen without them.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in CATALOG_TABLES:
+            conn.exec_driver_sql(f"ANALYZE {table}")
+
+
 def load(
     db: Session,
     parsed: Parsed,

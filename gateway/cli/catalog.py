@@ -43,7 +43,7 @@ def catalog_load(path, format_, buyer, replace, encoding, skip_bad) -> None:
     Example:
       punchgate catalog load fixtures/demo/catalog.csv
     """
-    from gateway.catalog.loader import CatalogError, load, read_path
+    from gateway.catalog.loader import CatalogError, load, read_path, refresh_statistics
 
     gateway = open_gateway()
     try:
@@ -68,6 +68,8 @@ def catalog_load(path, format_, buyer, replace, encoding, skip_bad) -> None:
             )
     except CatalogError as exc:
         fail(f"{path}: {exc}")
+    if summary.added or summary.changed or summary.retired:
+        refresh_statistics(gateway.db.engine)
     for error in summary.errors:
         click.echo(f"skipped: {error}", err=True)
     click.echo(f"{path.name} ({summary.encoding}): {summary}")

@@ -361,6 +361,25 @@ def test_cli_load_and_export(demo, settings, tmp_path, monkeypatch):
     assert out.read_bytes().count(b"\r\n") == 12 + 31 + 1
 
 
+def test_cli_load_leaves_the_postgresql_planner_current(demo, gateway, settings, monkeypatch):
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite plans without statistics")
+    from gateway.cli import main
+
+    monkeypatch.setenv("PUNCHGATE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PUNCHGATE_SECRET_KEY", settings.secret_key)
+    result = CliRunner().invoke(
+        main, ["catalog", "load", str(CATALOGS / "northwind.cif"), "--buyer", "acme"]
+    )
+    assert result.exit_code == 0, result.output
+    with gateway.db.engine.connect() as conn:
+        # -1 until the table was first analysed: the planner then guesses its size.
+        rows = conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE oid = 'products'::regclass"
+        ).scalar()
+    assert rows >= 31
+
+
 def test_cli_search_at_the_buyers_prices(demo, settings, monkeypatch):
     import json
 

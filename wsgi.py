@@ -25,3 +25,6 @@ except (ConfigError, StartupRefused) as exc:
     print(f"punchgate: {exc}", file=sys.stderr, flush=True)
     # gunicorn's "worker failed to boot": the master stops instead of retrying forever.
     sys.exit(3)
+
+# SQLite: WAL checkpoints from a thread of each worker, not inside a request's commit.
+app.extensions["punchgate"].db.start_checkpoints()

@@ -48,7 +48,7 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 _VERSION = select(ConfigVersion.version).where(ConfigVersion.id == 1)
 _STATE = select(
-    select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery(),
+    _VERSION.scalar_subquery(),
     select(AuthThrottle.key).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
     select(AuthThrottle.locked_until).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
 )
@@ -91,18 +91,14 @@ class ConfigCache:
         """The configuration snapshot, fresh for this transaction, and the throttle row."""
         # On the connection, not the ORM session: nothing to autoflush, no ORM overhead.
         version, row, locked = db.connection().execute(_STATE, {"key": throttle_key}).one()
-        snapshot = self._snapshot
-        if (
-            snapshot is None
-            or snapshot.version != version
-            or time.monotonic() - snapshot.loaded_at > self.max_age
-        ):
-            snapshot = self._snapshot = self._load(db, version)
-        return RequestState(snapshot, row is not None, locked)
+        return RequestState(self._fresh(db, version), row is not None, locked)
 
     def current(self, db: Session) -> Snapshot:
         """The snapshot, fresh for this transaction, for a request with no throttle key yet."""
-        version = db.connection().execute(_VERSION).scalar()
+        return self._fresh(db, db.connection().execute(_VERSION).scalar())
+
+    def _fresh(self, db: Session, version: int | None) -> Snapshot:
+        """The snapshot, reloaded if ``version`` (read in this transaction) moved or it aged."""
         snapshot = self._snapshot
         if (
             snapshot is None

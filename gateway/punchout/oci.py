@@ -220,12 +220,11 @@ def _serve(db: Session, gateway: Gateway, buyer_id: str, pairs):
                 f"parameter {name.replace(chr(0), '?')[:60]!r} contains a NUL character",
                 {"field": name},
             )
-    request_log.note(sender=credential.sender)  # the configured login: never a token sent
-    function = next((v for k, v in pairs if k in ("FUNCTION", "~FUNCTION")), None)
     secret_fields = oci_secret_fields(buyer)
     request_log.note(
+        sender=credential.sender,  # the configured login: never a token sent
         buyer_id=buyer.id,
-        doc_type=f"OCI {function}"[:60] if function else "OCI call",
+        doc_type=request_log.oci_doc_type(pairs),
         secret_fields=secret_fields,
         document=request_log.redact_pairs(pairs, secret_fields),
     )

@@ -128,6 +128,15 @@ def note_document(raw: bytes, document: str) -> None:
         current_note.document = document
 
 
+def oci_doc_type(pairs) -> str:
+    """The request log's type of an OCI call: ``OCI <FUNCTION>``, or ``OCI call``."""
+    first: dict[str, str] = {}
+    for name, value in pairs:
+        first.setdefault(name, value)
+    function = first.get("FUNCTION") or first.get("~FUNCTION")
+    return f"OCI {function}"[:60] if function else "OCI call"
+
+
 def _secret_name(name: str) -> bool:
     lowered = name.lower().lstrip("~")
     return any(part in lowered for part in _SECRET_NAMES)

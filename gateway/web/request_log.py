@@ -58,11 +58,15 @@ def _path_buyer(path: str) -> str | None:
     return None
 
 
+def _oci_pairs() -> list[tuple[str, str]]:
+    return list(request.args.items(multi=True)) + list(request.form.items(multi=True))
+
+
 def _document(note: request_log.RequestNote, buyer: Buyer | None) -> str | None:
     if note.channel == "cxml":
         return request_log.redact_cxml(note.body) if note.body else None
     if note.channel == "oci":
-        pairs = list(request.args.items(multi=True)) + list(request.form.items(multi=True))
+        pairs = _oci_pairs()
         # A buyer whose SAP system renamed PASSWORD (KENNWORT, say) says so in its config;
         # kept in the environ for the access-log redaction after the answer.
         names = request.environ[OCI_FIELDS_KEY] = oci_secret_fields(buyer)
@@ -91,8 +95,7 @@ def _record(response: Response) -> None:
     if note.reason is None and response.status_code >= 400:
         note.reason = response.status
     if note.channel == "oci" and note.doc_type is None:
-        function = request.values.get("FUNCTION") or request.values.get("~FUNCTION")
-        note.doc_type = f"OCI {function}"[:60] if function else "OCI call"
+        note.doc_type = request_log.oci_doc_type(_oci_pairs())
     if note.doc_type is None and request.endpoint:
         note.doc_type = request.endpoint.rsplit(".", 1)[-1]
     size = request.content_length or (len(note.body) if note.body else 0)

@@ -82,6 +82,27 @@ def _floor_worker(args):
         post_json(f"{url}/orders", PAYLOAD, {"Idempotency-Key": key}, 10)
 
 
+def queue_orders(conn, n: int, prefix: str) -> None:
+    """``n`` marketplace orders due now, keyed ``<prefix>-<i>``."""
+    now = utcnow()
+    conn.execute(
+        insert(OutboxMessage.__table__),
+        [
+            {
+                "kind": "marketplace.order",
+                "idempotency_key": f"{prefix}-{i}",
+                "buyer_id": "acme",
+                "payload": PAYLOAD,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for i in range(n)
+        ],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=2000)
@@ -100,24 +121,8 @@ def main() -> None:
 
     receiver = Receiver()
     engine = create_engine(database_url)
-    now = utcnow()
     with engine.begin() as conn:
-        conn.execute(
-            insert(OutboxMessage.__table__),
-            [
-                {
-                    "kind": "marketplace.order",
-                    "idempotency_key": f"bench-{i}",
-                    "buyer_id": "acme",
-                    "payload": PAYLOAD,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for i in range(n)
-            ],
-        )
+        queue_orders(conn, n, "bench")
     worker_env = {
         **os.environ,
         **env,

@@ -17,9 +17,9 @@ import multiprocessing
 import pstats
 import time
 
-from sqlalchemy import event, insert
+from sqlalchemy import event
 
-from benchmarks.outbox_delivery import PAYLOAD, Receiver
+from benchmarks.outbox_delivery import Receiver, queue_orders
 from benchmarks.setup_request import prepared
 
 
@@ -45,28 +45,11 @@ def main() -> None:
 
     from gateway import outbox
     from gateway.config import Settings
-    from gateway.models import OutboxMessage, utcnow
     from gateway.state import Gateway
 
     gateway = Gateway.from_settings(Settings.from_env(env))
-    now = utcnow()
     with gateway.db.engine.begin() as conn:
-        conn.execute(
-            insert(OutboxMessage.__table__),
-            [
-                {
-                    "kind": "marketplace.order",
-                    "idempotency_key": f"profile-{i}",
-                    "buyer_id": "acme",
-                    "payload": PAYLOAD,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for i in range(n + 1)
-            ],
-        )
+        queue_orders(conn, n + 1, "profile")
     outbox.run_once(gateway, limit=1)  # warm-up: connections, statement caches
     counts = {"statements": 0, "transactions": 0}
     phases = {"claim": 0.0, "attempt": 0.0, "finish": 0.0}

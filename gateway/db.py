@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import gateway.limits  # noqa: F401  (registers the storage checks on every flush)
@@ -18,11 +20,91 @@ log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 1.0  # seconds
 
 
+_held = threading.local()  # whether this thread holds the writer lock
+
+
+class _QueuedConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions queue on a file lock (``<db>.writer``).
+
+    SQLite makes a second writer poll for its lock with sleeps of 1, 2, 5, 10, 15, 20,
+    25… ms: with two gunicorn workers the waiting one mostly slept through the moment
+    the lock came free, so two workers served fewer setup requests than one. A blocked
+    ``flock`` wakes the moment the holder lets go. The file lock is held exactly from
+    BEGIN IMMEDIATE to COMMIT or ROLLBACK (the span SQLite holds its own write lock),
+    the kernel drops it with a process that dies, and SQLite's lock stays the real
+    guard: a writer that does not queue here (the sqlite3 shell, an older instance)
+    is still serialised by it.
+    """
+
+    writer_fd = -1
+    _queued = False
+
+    def queue(self) -> None:
+        if self.writer_fd < 0:
+            return
+        if getattr(_held, "count", 0):
+            # This thread already writes on another connection (a nested unit of work):
+            # queueing would wait for itself. SQLite's busy timeout decides, as before.
+            return
+        fcntl.flock(self.writer_fd, fcntl.LOCK_EX)
+        self._queued = True
+        _held.count = 1
+
+    def _leave(self) -> None:
+        if self._queued:
+            self._queued = False
+            _held.count = 0
+            fcntl.flock(self.writer_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._forget()
+
+    def __del__(self) -> None:
+        # A connection dropped without close() must not keep the lock file open: its
+        # lock would outlive it and stop every other writer.
+        self._forget()
+
+    def _forget(self) -> None:
+        if self._queued:
+            self._queued = False
+            _held.count = 0
+        if self.writer_fd >= 0:
+            os.close(self.writer_fd)  # also releases the lock, if held
+            self.writer_fd = -1
+
+
+def _writer_lock_path(url: str) -> str | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return f"{database}.writer"
+
+
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     # hide_parameters: a database error's message must never quote a bound value
     # (a secret being stored) into a log or a traceback.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        lock_path = _writer_lock_path(url)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "factory": _QueuedConnection},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -40,12 +122,23 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            if lock_path and isinstance(dbapi_connection, _QueuedConnection):
+                dbapi_connection.writer_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             # IMMEDIATE takes the write lock up front: two writers never
-            # deadlock upgrading a read lock, they queue on busy_timeout.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # deadlock upgrading a read lock; they queue on the writer lock.
+            dbapi = conn.connection.dbapi_connection
+            queued = isinstance(dbapi, _QueuedConnection)
+            if queued:
+                dbapi.queue()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if queued:
+                    dbapi._leave()
+                raise
 
         return engine
     # Sized for gunicorn's sync workers: one request at a time per process, so a

@@ -1,0 +1,100 @@
+"""SQLite: writers queue on a lock file instead of polling SQLite's lock with sleeps.
+
+The file lock spans exactly a write transaction (BEGIN IMMEDIATE to COMMIT or
+ROLLBACK), so another process can tell from it alone whether a writer is in.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from gateway.db import Database
+
+
+@pytest.fixture
+def sqlite_db(database_url, tmp_path):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only: PostgreSQL queues writers itself")
+    db = Database(f"sqlite:///{tmp_path / 'queue.db'}")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE counter (n INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO counter VALUES (0)")
+    yield db
+    db.dispose()
+
+
+def _writer_busy(path: str) -> bool:
+    """Whether some connection holds the writer lock (asked as another process would)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_the_lock_spans_the_transaction_and_ends_with_commit_or_rollback(sqlite_db, tmp_path):
+    lock = str(tmp_path / "queue.db.writer")
+    with sqlite_db.transaction() as db:
+        db.execute(text("UPDATE counter SET n = n + 1"))
+        assert _writer_busy(lock)
+    assert not _writer_busy(lock)
+
+    with pytest.raises(RuntimeError):
+        with sqlite_db.transaction() as db:
+            db.execute(text("UPDATE counter SET n = n + 1"))
+            assert _writer_busy(lock)
+            raise RuntimeError("the request failed")
+    assert not _writer_busy(lock)
+    with sqlite_db.engine.connect() as conn:
+        assert conn.scalar(text("SELECT n FROM counter")) == 1
+
+
+def test_a_lock_held_elsewhere_makes_a_writer_wait_then_go_on(sqlite_db, tmp_path):
+    lock = str(tmp_path / "queue.db.writer")
+    with sqlite_db.transaction() as db:  # the lock file exists once a writer came
+        db.execute(text("SELECT 1"))
+    fd = os.open(lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process in a write transaction
+    done = threading.Event()
+
+    def write():
+        with sqlite_db.transaction() as db:
+            db.execute(text("UPDATE counter SET n = n + 1"))
+        done.set()
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    try:
+        assert not done.wait(0.5), "the writer did not wait for the lock"
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    worker.join(10)
+    assert done.is_set()
+
+
+def test_concurrent_writers_lose_no_update(sqlite_db):
+    def work():
+        for _ in range(100):
+            with sqlite_db.transaction() as db:
+                n = db.execute(text("SELECT n FROM counter")).scalar_one()
+                db.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with sqlite_db.engine.connect() as conn:
+        assert conn.scalar(text("SELECT n FROM counter")) == 400
+

@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.models import AuthThrottle, Buyer, BuyerCredential, ConfigVersion, Supplier
+from gateway.statements import Prepared
 
 MAX_AGE = 30.0  # seconds
 # products: the storefront's catalog-wide counts (gateway.catalog.aggregates) follow it too.
@@ -47,10 +48,14 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 _VERSION = select(ConfigVersion.version).where(ConfigVersion.id == 1)
-_STATE = select(
-    _VERSION.scalar_subquery(),
-    select(AuthThrottle.key).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
-    select(AuthThrottle.locked_until).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
+_STATE = Prepared(
+    select(
+        _VERSION.scalar_subquery(),
+        select(AuthThrottle.key).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
+        select(AuthThrottle.locked_until)
+        .where(AuthThrottle.key == bindparam("key"))
+        .scalar_subquery(),
+    )
 )
 
 
@@ -90,7 +95,7 @@ class ConfigCache:
     def state(self, db: Session, throttle_key: str) -> RequestState:
         """The configuration snapshot, fresh for this transaction, and the throttle row."""
         # On the connection, not the ORM session: nothing to autoflush, no ORM overhead.
-        version, row, locked = db.connection().execute(_STATE, {"key": throttle_key}).one()
+        version, row, locked = _STATE.first(db.connection(), {"key": throttle_key})
         return RequestState(self._fresh(db, version), row is not None, locked)
 
     def current(self, db: Session) -> Snapshot:

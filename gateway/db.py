@@ -134,10 +134,13 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             if queued:
                 dbapi.queue()
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            except BaseException:
+                # On the driver: exec_driver_sql costs a statement's worth of Python.
+                dbapi.execute("BEGIN IMMEDIATE")
+            except BaseException as exc:
                 if queued:
                     dbapi._leave()
+                if isinstance(exc, sqlite3.Error):
+                    conn._handle_dbapi_exception(exc, "BEGIN IMMEDIATE", (), None, None)
                 raise
 
         return engine

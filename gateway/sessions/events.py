@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Event, utcnow
 from gateway.observability import context
+from gateway.statements import Prepared
 from gateway.xml import decode_document, detect_encoding
 
 _PENDING = "punchgate.pending_events"
@@ -194,13 +195,16 @@ def _storable(value):
     return value
 
 
+_INSERT = Prepared(insert(Event.__table__))
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(db: Session) -> None:
     # One multi-row INSERT per transaction instead of one per event: a setup
     # request logs half a dozen events, and this is its hottest write.
     pending = db.info.pop(_PENDING, None)
     if pending:
-        db.connection().execute(insert(Event.__table__), pending)
+        _INSERT.insert(db.connection(), pending)
         db.info.setdefault(_WRITTEN, []).extend(pending)
 
 

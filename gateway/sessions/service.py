@@ -17,6 +17,7 @@ from gateway.limits import check_rows
 from gateway.models import Buyer, CartLine, Product, PunchoutSession, User, utcnow
 from gateway.ranges import MAX_QUANTITY
 from gateway.sessions.events import record
+from gateway.statements import Prepared
 from provisioning.roles import Permissions, permissions
 
 
@@ -53,7 +54,9 @@ def new_aux_id() -> str:
 
 
 # Built once: constructing a statement costs more than executing it here.
-_INSERT_SESSION = insert(PunchoutSession.__table__).returning(PunchoutSession.__table__.c.id)
+_INSERT_SESSION = Prepared(
+    insert(PunchoutSession.__table__).returning(PunchoutSession.__table__.c.id)
+)
 _HAS_SAVED = (
     select(PunchoutSession.id)
     .where(PunchoutSession.user_id == bindparam("user_id"), PunchoutSession.status == "saved")
@@ -149,7 +152,7 @@ def open_session(
     # A Core INSERT ... RETURNING instead of an ORM flush (the hot path of every
     # setup request).
     check_rows(PunchoutSession, [values])
-    session_id = db.connection().execute(_INSERT_SESSION, values).scalar_one()
+    session_id = _INSERT_SESSION.insert(db.connection(), [values])
     opened = Opened(session_id, token, db, values, session_token=session_token)
     # Not for calls answered without a page (OCI VALIDATE, BACKGROUND_SEARCH): the
     # user would never see the agent's cart before it went back. The common case, no

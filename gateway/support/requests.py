@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, defer
 from gateway import wildcards
 from gateway.models import Event, InboundRequest, Order, PunchoutSession, utcnow
 from gateway.sessions.events import REDACTED, redact_document
+from gateway.statements import Prepared
 
 log = logging.getLogger(__name__)
 CHANNELS = ("cxml", "oci", "session_api", "sync_api", "marketplace")
@@ -184,7 +185,7 @@ def cap(text: str | None, limit: int = DOCUMENT_CAP) -> str | None:
     return text[:limit] + "\n[truncated]"
 
 
-_INSERT = insert(InboundRequest.__table__)
+_INSERT = Prepared(insert(InboundRequest.__table__))
 # Every bounded text column and its bound: a row must fit whatever the request held,
 # since it may share the request's own transaction (a refused INSERT would undo it).
 _BOUNDS = {
@@ -234,7 +235,7 @@ def save(
             if "\x00" in value:
                 value = value.replace("\x00", "\\x00")
             row[key] = value[: _BOUNDS[key]] if key in _BOUNDS else value
-    db.connection().execute(_INSERT, row)
+    _INSERT.insert(db.connection(), [row])
 
 
 def save_in(db: Session, http_status: int) -> bool:

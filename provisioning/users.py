@@ -12,6 +12,7 @@ from gateway.identity import Identity
 from gateway.models import Buyer, PunchoutSession, User, utcnow
 from gateway.sessions.events import record
 from gateway.sessions.service import saved_cart_known
+from gateway.statements import Prepared
 from provisioning.roles import LEAST_PRIVILEGE, role_config
 
 
@@ -119,7 +120,7 @@ def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decisio
 # A Core row made into a User by hand (see _attach): the ORM's loading machinery was
 # the single largest cost of a setup request.
 _USERS = User.__table__
-_BY_EMAIL = (
+_BY_EMAIL = Prepared(
     select(
         *_USERS.c,
         select(PunchoutSession.id)
@@ -133,14 +134,13 @@ _BY_EMAIL = (
 _USER_KEYS = tuple(c.key for c in _USERS.c)
 
 
-def _attach(db: Session, row) -> User:
-    """The user of ``row`` as a persistent object of ``db``, without an ORM query."""
-    values = row._mapping
-    key = db.identity_key(User, (values["id"],))
-    found = db.identity_map.get(key)
+def _attach(db: Session, row: tuple) -> User:
+    """The user of ``row`` (the users columns in order) as a persistent object of ``db``."""
+    values = dict(zip(_USER_KEYS, row, strict=False))
+    found = db.identity_map.get(db.identity_key(User, (values["id"],)))
     if found is not None:  # already loaded by this unit of work: that object
         return found
-    user = User(**{k: values[k] for k in _USER_KEYS})
+    user = User(**values)
     make_transient_to_detached(user)
     db.add(user)
     return user
@@ -169,14 +169,10 @@ def resolve_user(
     if identity.email:
         if db.new:
             db.flush()  # what an ORM query's autoflush would do: find users added before
-        found = (
-            db.connection()
-            .execute(_BY_EMAIL, {"buyer_id": buyer.id, "email": identity.email})
-            .first()
-        )
+        found = _BY_EMAIL.first(db.connection(), {"buyer_id": buyer.id, "email": identity.email})
         if found is not None:
             user = _attach(db, found)
-            saved_cart_known(db, user.id, found.saved_cart)
+            saved_cart_known(db, user.id, bool(found[-1]))
     if user is None and identity.unique_name:
         user = db.scalar(
             select(User)

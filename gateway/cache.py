@@ -48,6 +48,7 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 _VERSION = select(ConfigVersion.version).where(ConfigVersion.id == 1)
+_VERSION_ROW = Prepared(_VERSION)
 _STATE = Prepared(
     select(
         _VERSION.scalar_subquery(),
@@ -100,7 +101,8 @@ class ConfigCache:
 
     def current(self, db: Session) -> Snapshot:
         """The snapshot, fresh for this transaction, for a request with no throttle key yet."""
-        return self._fresh(db, db.connection().execute(_VERSION).scalar())
+        found = _VERSION_ROW.first(db.connection())
+        return self._fresh(db, found[0] if found else None)
 
     def _fresh(self, db: Session, version: int | None) -> Snapshot:
         """The snapshot, reloaded if ``version`` (read in this transaction) moved or it aged."""

@@ -14,6 +14,7 @@ from gateway.cxml.credentials import verify_mac
 from gateway.cxml.envelope import Envelope
 from gateway.cxml.errors import Unauthorized
 from gateway.models import AuthThrottle, Buyer, BuyerCredential, Event, utcnow
+from gateway.statements import Prepared
 from provisioning.credentials import SecretBox
 
 
@@ -135,17 +136,21 @@ OCI_FAILURE = "oci.auth_failed"
 # (the kind as a literal, not a parameter: only then do SQLite and a prepared
 # PostgreSQL plan know the partial index ix_events_oci_failures applies) and the
 # user name's throttle row.
-_OCI_STATE = select(
-    select(func.count())
-    .select_from(Event)
-    .where(
-        Event.buyer_id == bindparam("buyer_id"),
-        text(f"events.kind = '{OCI_FAILURE}'"),
-        Event.at >= bindparam("since"),
+_OCI_STATE = Prepared(
+    select(
+        select(func.count())
+        .select_from(Event)
+        .where(
+            Event.buyer_id == bindparam("buyer_id"),
+            text(f"events.kind = '{OCI_FAILURE}'"),
+            Event.at >= bindparam("since"),
+        )
+        .scalar_subquery(),
+        select(AuthThrottle.key).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
+        select(AuthThrottle.locked_until)
+        .where(AuthThrottle.key == bindparam("key"))
+        .scalar_subquery(),
     )
-    .scalar_subquery(),
-    select(AuthThrottle.key).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
-    select(AuthThrottle.locked_until).where(AuthThrottle.key == bindparam("key")).scalar_subquery(),
 )
 
 
@@ -157,10 +162,8 @@ class OciState:
 
 
 def oci_state(db: Session, buyer_id: str, key: str, since: datetime) -> OciState:
-    failures, row, locked = (
-        db.connection()
-        .execute(_OCI_STATE, {"buyer_id": buyer_id, "key": key, "since": since})
-        .one()
+    failures, row, locked = _OCI_STATE.first(
+        db.connection(), {"buyer_id": buyer_id, "key": key, "since": since}
     )
     return OciState(failures or 0, row is not None, locked)
 

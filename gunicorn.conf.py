@@ -36,7 +36,11 @@ control_socket_disable = True
 
 logger_class = hooks.Logger
 logconfig_dict = logs.logconfig(os.environ.get("PUNCHGATE_LOG_LEVEL", "INFO").upper())
-accesslog = "-"
+# gunicorn's own access line duplicates the app's request line (punchgate.request):
+# opt in with PUNCHGATE_ACCESS_LOG=1.
+accesslog = (
+    "-" if os.environ.get("PUNCHGATE_ACCESS_LOG", "0").lower() in ("1", "true", "yes") else None
+)
 
 on_starting = hooks.on_starting
 when_ready = hooks.when_ready

@@ -238,3 +238,27 @@ def test_credentials_are_blanked_in_the_environ_the_server_logs_from(app, demo, 
     environ = EnvironBuilder(path="/punchout/start/start-token-abcdef123").get_environ()
     b"".join(app.wsgi_app(environ, lambda *args: None))
     assert environ["PATH_INFO"] == "/punchout/start/[redacted]"
+
+
+def test_the_request_line_carries_the_access_fields_without_credentials(
+    client, demo, tmp_path, request_lines
+):
+    """One line per request: gunicorn's access line is off unless asked for."""
+    from tests.conftest import DEMO, write_buyers
+
+    text = (DEMO / "buyers.toml").read_text()
+    write_buyers(
+        demo,
+        tmp_path,
+        text.replace("[buyer.oci]\n", '[buyer.oci]\npassword_fields = ["KENNWORT"]\n', 1),
+    )
+    remember_secret("renamed-field-secret-2")
+    client.get(
+        "/oci/acme?USERNAME=acme_srm&KENNWORT=renamed-field-secret-2&HOOK_URL=x",
+        headers={"User-Agent": "SAP NetWeaver Application Server"},
+    )
+    [line] = [x for x in request_lines() if x["path"] == "/oci/acme"]
+    assert "renamed-field-secret-2" not in json.dumps(line)
+    assert "KENNWORT=[redacted]" in line["query"] and "USERNAME=acme_srm" in line["query"]
+    assert line["remote_addr"] == "127.0.0.1" and line["bytes"] > 0
+    assert line["user_agent"] == "SAP NetWeaver Application Server"

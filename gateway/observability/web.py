@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.observability import context, metrics
@@ -79,6 +79,10 @@ def _finish(response: Response) -> Response:
     if request.endpoint in QUIET_ENDPOINTS and not refused:
         level = logging.DEBUG
     path = redact_path(request.path)
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    if query:
+        query = redact_query(query, configured_names(current_app, environ))
     shown = f"cXML {summary['doc_type'] or 'document'} {cxml_status}" if cxml_status else ""
     log.log(
         level,
@@ -94,6 +98,12 @@ def _finish(response: Response) -> Response:
             "session_id": summary["session_id"],
             "reason": summary["reason"],
             "latency_ms": round(seconds * 1000, 1),
+            # What gunicorn's access line carried: one line per request says it all
+            # (that line is off unless PUNCHGATE_ACCESS_LOG=1; see gunicorn.conf.py).
+            "remote_addr": request.remote_addr,
+            "query": query,
+            "bytes": response.content_length,
+            "user_agent": redact_text(environ.get("HTTP_USER_AGENT", "")),
         },
     )
     return response
@@ -114,22 +124,24 @@ class _RedactEnviron:
         try:
             return self.wsgi_app(environ, start_response)
         finally:
-            redact_environ(environ, self._configured_names(environ))
+            redact_environ(environ, configured_names(self.app, environ))
 
-    def _configured_names(self, environ) -> set[str]:
-        """The password and user name fields a buyer's OCI connection renamed."""
-        path = environ.get("PATH_INFO", "")
-        if not path.startswith("/oci/") or not environ.get("QUERY_STRING"):
-            return set()
-        if OCI_FIELDS_KEY in environ:  # the request log looked the buyer up already
-            return environ[OCI_FIELDS_KEY]
+
+def configured_names(app: Flask, environ: dict) -> set[str]:
+    """The password and user name fields a buyer's OCI connection renamed."""
+    path = environ.get("PATH_INFO", "")
+    if not path.startswith("/oci/") or not environ.get("QUERY_STRING"):
+        return set()
+    if OCI_FIELDS_KEY not in environ:  # else the request log looked the buyer up already
         from gateway.models import Buyer
 
         try:
-            with self.app.extensions["punchgate"].db.transaction() as db:
-                return oci_secret_fields(db.get(Buyer, path.removeprefix("/oci/").strip("/")))
+            with app.extensions["punchgate"].db.transaction() as db:
+                buyer = db.get(Buyer, path.removeprefix("/oci/").strip("/"))
+                environ[OCI_FIELDS_KEY] = oci_secret_fields(buyer)
         except SQLAlchemyError:
             return set()
+    return environ[OCI_FIELDS_KEY]
 
 
 # Where the request log leaves the OCI fields a buyer marks as secret, so the environ

@@ -118,7 +118,8 @@ def _checker(table: str, column) -> Callable[[object], object] | None:
     if isinstance(kind, JSON):
 
         def check_json(value):
-            if _json_nul(value):
+            # repr shows a NUL anywhere in the value as \x00, in C; only then walk it.
+            if "\\x00" in repr(value) and _json_nul(value):
                 raise StorageLimit(name, "contains a NUL character")
 
         return check_json

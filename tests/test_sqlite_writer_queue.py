@@ -49,11 +49,10 @@ def test_the_lock_spans_the_transaction_and_ends_with_commit_or_rollback(sqlite_
         assert _writer_busy(lock)
     assert not _writer_busy(lock)
 
-    with pytest.raises(RuntimeError):
-        with sqlite_db.transaction() as db:
-            db.execute(text("UPDATE counter SET n = n + 1"))
-            assert _writer_busy(lock)
-            raise RuntimeError("the request failed")
+    with pytest.raises(RuntimeError), sqlite_db.transaction() as db:
+        db.execute(text("UPDATE counter SET n = n + 1"))
+        assert _writer_busy(lock)
+        raise RuntimeError("the request failed")
     assert not _writer_busy(lock)
     with sqlite_db.engine.connect() as conn:
         assert conn.scalar(text("SELECT n FROM counter")) == 1
@@ -97,4 +96,3 @@ def test_concurrent_writers_lose_no_update(sqlite_db):
         t.join(60)
     with sqlite_db.engine.connect() as conn:
         assert conn.scalar(text("SELECT n FROM counter")) == 400
-

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import gateway.limits  # noqa: F401  (registers the storage checks on every flush)
 from gateway.cache import ConfigCache, LoginCache, watch
+from gateway.statements import announce, execute_plain
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 1.0  # seconds
@@ -135,6 +136,7 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
                 dbapi.queue()
             try:
                 # On the driver: exec_driver_sql costs a statement's worth of Python.
+                announce(conn, None, "BEGIN IMMEDIATE", (), False)
                 dbapi.execute("BEGIN IMMEDIATE")
             except BaseException as exc:
                 if queued:
@@ -184,7 +186,7 @@ class Database:
         """
         with self.sessionmaker.begin() as session:
             if not durable and not self.url.startswith("sqlite"):
-                session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                execute_plain(session.connection(), "SET LOCAL synchronous_commit TO OFF")
             yield session
 
     def start_checkpoints(self, every: float = CHECKPOINT_EVERY) -> threading.Event | None:

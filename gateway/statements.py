@@ -16,6 +16,13 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Executable
 
 
+def announce(conn: Connection, cursor, sql: str, params, many: bool) -> None:
+    """What ``execute`` tells ``before_cursor_execute`` listeners, for a driver call."""
+    if conn._has_events or conn.engine._has_events:
+        # Listeners still see every statement (tests and benchmarks count them).
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)
+
+
 class Prepared:
     """An INSERT or a one-row SELECT, compiled per dialect and set of columns on first use."""
 
@@ -55,9 +62,7 @@ class Prepared:
         params = [self._params(binds, positional, row) for row in rows]
         cursor = conn.connection.dbapi_connection.cursor()
         many = len(params) > 1
-        if conn._has_events or conn.engine._has_events:
-            # Listeners still see every statement (the benchmarks count them).
-            conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)
+        announce(conn, cursor, sql, params, many)
         try:
             if many:
                 cursor.executemany(sql, params)
@@ -83,3 +88,16 @@ class Prepared:
     def first(self, conn: Connection, params: dict | None = None) -> tuple | None:
         """The first row of a SELECT, its values converted as SQLAlchemy would, or None."""
         return self._run(conn, [params or {}], fetch=True)
+
+
+def execute_plain(conn: Connection, sql: str) -> None:
+    """A statement without parameters or result (``SET LOCAL ...``), on the driver."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    announce(conn, cursor, sql, (), False)
+    try:
+        cursor.execute(sql)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn._handle_dbapi_exception(exc, sql, (), cursor, None)
+        raise  # not reached: the call above raises SQLAlchemy's wrapper
+    finally:
+        cursor.close()

@@ -45,6 +45,16 @@ def test_secrets_never_reach_events(client, demo):
     assert all(ACME_SECRET not in h for h in hashes)
 
 
+def test_the_stored_setup_answer_keeps_no_start_token(client, demo):
+    """A start token logs its holder in until used: support reads the answer without it."""
+    answer = client.post("/cxml", data=setup_request()).data.decode()
+    token = answer.split("/punchout/start/")[1].split("<")[0]
+    with demo.db.transaction() as db:
+        [stored] = db.scalars(select(Event.document).where(Event.kind == "document.out"))
+    assert token not in stored and "/punchout/start/[redacted]</URL>" in stored
+    assert stored.replace("[redacted]", token) == answer  # otherwise the very answer sent
+
+
 @pytest.mark.parametrize(
     "raw",
     [

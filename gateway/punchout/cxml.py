@@ -32,7 +32,7 @@ from gateway.mime import Part
 from gateway.models import utcnow
 from gateway.orders.intake import find_reference, replay, take_order
 from gateway.sessions import service as sessions
-from gateway.sessions.events import record, redact_document
+from gateway.sessions.events import REDACTED, record, redact_document
 from gateway.state import Gateway
 from gateway.support import requests as request_log
 from gateway.xml import MalformedXML, ParsedDocument, UnsafeXML, parse
@@ -85,6 +85,7 @@ class Handled:
     text: str | None = None
     logged: bool = False  # the handler logged the request itself (with its session)
     answer: bytes | None = None  # the whole Response, when the handler wrote it itself
+    stored: str | None = None  # ``answer`` as the session log keeps it, if the handler knows
 
 
 Handler = Callable[[Session, Context], Handled]
@@ -179,7 +180,10 @@ def _setup(db: Session, ctx: Context):
     )
     start_url = ctx.gateway.url(f"/punchout/start/{opened.start_token}")
     answer = documents.setup_answer(start_url, version=ctx.version)
-    return Handled(200, session_id=session_id, logged=True, answer=answer)
+    # The start token is a login until used: the log keeps the answer without it. Built
+    # from our template, the answer holds nothing else to redact.
+    stored = answer.decode("utf-8").replace(opened.start_token, REDACTED)
+    return Handled(200, session_id=session_id, logged=True, answer=answer, stored=stored)
 
 
 def _order(db: Session, ctx: Context):
@@ -389,7 +393,7 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part], retried: bool = Fal
                 buyer_id=buyer_id,
                 session_id=result.session_id,
                 data={"code": result.code},
-                document=redact_document(answer),
+                document=result.stored if result.stored is not None else redact_document(answer),
             )
             answered = Answer(result.code, answer)
             request_log.note(

@@ -82,7 +82,7 @@ def _finish(response: Response) -> Response:
     environ = request.environ
     query = environ.get("QUERY_STRING", "")
     if query:
-        query = redact_query(query, configured_names(current_app, environ))
+        query = environ[_CLEAN_QUERY] = redact_query(query, configured_names(current_app, environ))
     shown = f"cXML {summary['doc_type'] or 'document'} {cxml_status}" if cxml_status else ""
     log.log(
         level,
@@ -149,9 +149,15 @@ def configured_names(app: Flask, environ: dict) -> set[str]:
 OCI_FIELDS_KEY = "punchgate.oci_secret_fields"
 
 
+# The query as the request line showed it: the environ's redaction after the answer
+# reuses it instead of parsing the query a second time.
+_CLEAN_QUERY = "punchgate.clean_query"
+
+
 def redact_environ(environ: dict, secret_names: set[str] = frozenset()) -> None:
-    query = environ.get("QUERY_STRING", "")
-    clean_query = redact_query(query, secret_names)
+    clean_query = environ.pop(_CLEAN_QUERY, None)
+    if clean_query is None:
+        clean_query = redact_query(environ.get("QUERY_STRING", ""), secret_names)
     path = redact_path(environ.get("PATH_INFO", ""))
     environ["QUERY_STRING"] = clean_query
     environ["PATH_INFO"] = path

@@ -66,6 +66,7 @@ class Context:
     raw: bytes
     parts: list[Part] = field(default_factory=list)
     supplier_credentials: list = field(default_factory=list)
+    document: str | None = None  # ``raw`` redacted, as the session log keeps it
 
     @property
     def version(self) -> str:
@@ -263,7 +264,9 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
-    document = redact_document(ctx.raw, secrets=_secrets(ctx.envelope))
+    document = ctx.document
+    if document is None:
+        document = redact_document(ctx.raw, secrets=_secrets(ctx.envelope))
     if len(ctx.raw) <= request_log.DOCUMENT_CAP:
         # The request log keeps the same redacted text: no second pass over the body.
         request_log.note_document(ctx.raw, document)
@@ -346,6 +349,8 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part], retried: bool = Fal
         request_log.note_envelope(envelope)
         # A lost setup is punched out again; an order is never given up (see transaction).
         durable = envelope.name not in ("PunchOutSetupRequest", "ProfileRequest")
+        # Before the transaction: on SQLite other writers wait for as long as it lasts.
+        document = redact_document(raw, secrets=_secrets(envelope))
         with gateway.db.transaction(durable=durable) as db:
             now = utcnow()
             key = throttle.cxml_key(envelope)
@@ -373,7 +378,9 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part], retried: bool = Fal
                 )
                 # From here on only what the signature covers is read.
                 envelope = parse_envelope(ParsedDocument(signed, doc.doctype, doc.system_url, raw))
-            ctx = Context(gateway, envelope, auth, raw, parts, state.snapshot.supplier_credentials)
+            ctx = Context(
+                gateway, envelope, auth, raw, parts, state.snapshot.supplier_credentials, document
+            )
             version = ctx.version
             handler = HANDLERS.get(envelope.name)
             if handler is None or envelope.kind != "Request":

@@ -1,0 +1,86 @@
+"""Statements run on the driver's cursor behave as SQLAlchemy's execute would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from gateway.models import Event, PunchoutSession
+from gateway.statements import Prepared
+
+INSERT_EVENT = Prepared(insert(Event.__table__))
+INSERT_SESSION = Prepared(insert(PunchoutSession.__table__).returning(PunchoutSession.id))
+READ_EVENT = Prepared(
+    select(Event.at, Event.data, Event.document).where(Event.kind == "test.prepared")
+)
+
+
+def _event(**values) -> dict:
+    return {
+        "at": datetime(2026, 12, 3, 14, 30, 1, 123456, tzinfo=UTC),
+        "kind": "test.prepared",
+        "message": "m",
+        "buyer_id": None,
+        "session_id": None,
+        "level": "info",
+        "data": {"nested": ["ä", 1, None], "n": 2},
+        "document": "<x/>",
+        "request_id": None,
+        **values,
+    }
+
+
+def test_values_come_back_as_sqlalchemy_stores_and_reads_them(gateway):
+    with gateway.db.transaction() as db:
+        INSERT_EVENT.insert(db.connection(), [_event(), _event(document=None)])
+        found = READ_EVENT.first(db.connection())
+    with gateway.db.transaction() as db:
+        rows = db.scalars(select(Event).where(Event.kind == "test.prepared")).all()
+    assert len(rows) == 2
+    assert {r.data["nested"][0] for r in rows} == {"ä"}
+    assert rows[0].at == datetime(2026, 12, 3, 14, 30, 1, 123456, tzinfo=UTC)
+    # The same conversions on the way out: a datetime, a JSON object.
+    assert found == (rows[0].at, {"nested": ["ä", 1, None], "n": 2}, "<x/>")
+
+
+def test_a_returning_insert_gives_the_new_id(gateway, demo):
+    row = {
+        "buyer_id": "acme",
+        "protocol": "cxml",
+        "operation": "create",
+        "status": "open",
+        "details": {},
+        "created_at": datetime.now(UTC),
+    }
+    with gateway.db.transaction() as db:
+        first = INSERT_SESSION.insert(db.connection(), [row])
+        second = INSERT_SESSION.insert(db.connection(), [row])
+        assert db.get(PunchoutSession, second).buyer_id == "acme"
+    assert second == first + 1
+
+
+def test_a_refused_row_raises_sqlalchemys_exception_and_rolls_back(gateway):
+    with pytest.raises(IntegrityError), gateway.db.transaction() as db:
+        INSERT_EVENT.insert(db.connection(), [_event(message="kept?")])
+        INSERT_EVENT.insert(db.connection(), [_event(kind=None)])  # NOT NULL
+    with gateway.db.transaction() as db:
+        assert db.scalar(select(Event.id).where(Event.message == "kept?")) is None
+
+
+def test_a_connection_the_server_dropped_is_invalidated(gateway, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has no server connection to lose")
+    with gateway.db.engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(database_url)
+    with admin.begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    with pytest.raises(DBAPIError) as raised, gateway.db.transaction() as db:
+        INSERT_EVENT.insert(db.connection(), [_event()])
+    assert raised.value.connection_invalidated
+    with gateway.db.transaction() as db:  # the pool was replaced: the next one works
+        INSERT_EVENT.insert(db.connection(), [_event()])

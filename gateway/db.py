@@ -124,7 +124,10 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
             if lock_path and isinstance(dbapi_connection, _QueuedConnection):
-                dbapi_connection.writer_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    dbapi_connection.writer_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError:  # a read-only folder: SQLite's own lock serialises writers
+                    log.debug("no writer lock file %s", lock_path, exc_info=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):

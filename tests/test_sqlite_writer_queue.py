@@ -96,3 +96,17 @@ def test_concurrent_writers_lose_no_update(sqlite_db):
         t.join(60)
     with sqlite_db.engine.connect() as conn:
         assert conn.scalar(text("SELECT n FROM counter")) == 400
+
+
+def test_without_a_lock_file_writes_still_work(database_url, tmp_path):
+    """A lock file that cannot be opened (a read-only folder): SQLite's lock serialises."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    (tmp_path / "queue.db.writer").mkdir()  # what no one, not even root, opens for writing
+    db = Database(f"sqlite:///{tmp_path / 'queue.db'}")
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+        session.execute(text("INSERT INTO t VALUES (1)"))
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM t")).scalar() == 1
+    db.dispose()

@@ -29,9 +29,9 @@ class Prepared:
     def __init__(self, statement: Executable):
         self.statement = statement
         self._returns = bool(getattr(statement, "_returning", None))
-        self._compiled: dict[tuple, tuple] = {}
+        self._compiled: dict[tuple, list] = {}
 
-    def _compile(self, dialect, keys: tuple[str, ...]) -> tuple:
+    def _compile(self, dialect, keys: tuple[str, ...]) -> list:
         found = self._compiled.get((dialect, keys))
         if found is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
@@ -41,13 +41,19 @@ class Prepared:
             given = compiled.construct_params(dict.fromkeys(keys))
             fixed = {k: v for k, v in given.items() if k not in keys}
             binds = tuple((name, processors.get(name)) for name in names)
-            results = tuple(
-                column.type._cached_result_processor(dialect, None)
-                for column in compiled._result_columns
-            )
-            found = (compiled.string, binds, compiled.positional, results, fixed)
+            types = tuple(column.type for column in compiled._result_columns)
+            # The result processors depend on the driver's type codes (psycopg converts
+            # NUMERIC by its OID): set from the cursor's description on the first fetch.
+            found = [compiled.string, binds, compiled.positional, types, fixed, None]
             self._compiled[(dialect, keys)] = found
         return found
+
+    @staticmethod
+    def _processors(dialect, types, description) -> tuple:
+        return tuple(
+            kind._cached_result_processor(dialect, column[1])
+            for kind, column in zip(types, description, strict=True)
+        )
 
     @staticmethod
     def _params(binds, positional: bool, row: dict):
@@ -56,7 +62,8 @@ class Prepared:
         return {name: proc(row[name]) if proc else row[name] for name, proc in binds}
 
     def _run(self, conn: Connection, rows: Sequence[dict], fetch: bool):
-        sql, binds, positional, results, fixed = self._compile(conn.dialect, tuple(rows[0]))
+        compiled = self._compile(conn.dialect, tuple(rows[0]))
+        sql, binds, positional, types, fixed, results = compiled
         if fixed:
             rows = [{**fixed, **row} for row in rows]
         params = [self._params(binds, positional, row) for row in rows]
@@ -73,6 +80,8 @@ class Prepared:
             row = cursor.fetchone()
             if row is None:
                 return None
+            if results is None:
+                results = compiled[5] = self._processors(conn.dialect, types, cursor.description)
             return tuple(proc(v) if proc else v for proc, v in zip(results, row, strict=True))
         except conn.dialect.loaded_dbapi.Error as exc:
             conn._handle_dbapi_exception(exc, sql, params, cursor, None)
@@ -88,16 +97,3 @@ class Prepared:
     def first(self, conn: Connection, params: dict | None = None) -> tuple | None:
         """The first row of a SELECT, its values converted as SQLAlchemy would, or None."""
         return self._run(conn, [params or {}], fetch=True)
-
-
-def execute_plain(conn: Connection, sql: str) -> None:
-    """A statement without parameters or result (``SET LOCAL ...``), on the driver."""
-    cursor = conn.connection.dbapi_connection.cursor()
-    announce(conn, cursor, sql, (), False)
-    try:
-        cursor.execute(sql)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        conn._handle_dbapi_exception(exc, sql, (), cursor, None)
-        raise  # not reached: the call above raises SQLAlchemy's wrapper
-    finally:
-        cursor.close()

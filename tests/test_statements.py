@@ -84,3 +84,16 @@ def test_a_connection_the_server_dropped_is_invalidated(gateway, database_url):
     assert raised.value.connection_invalidated
     with gateway.db.transaction() as db:  # the pool was replaced: the next one works
         INSERT_EVENT.insert(db.connection(), [_event()])
+
+
+def test_amounts_come_back_as_decimals(gateway, demo):
+    # psycopg converts NUMERIC by the type code of the cursor's description.
+    from decimal import Decimal
+
+    from gateway.models import Product
+
+    read = Prepared(select(Product.unit_price, Product.sku).where(Product.sku == "NW-1001"))
+    with gateway.db.transaction() as db:
+        price, sku = read.first(db.connection())
+        expected = db.scalar(select(Product.unit_price).where(Product.sku == "NW-1001"))
+    assert sku == "NW-1001" and isinstance(price, Decimal) and price == expected

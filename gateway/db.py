@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import gateway.limits  # noqa: F401  (registers the storage checks on every flush)
 from gateway.cache import ConfigCache, LoginCache, watch
-from gateway.statements import announce, execute_plain
+from gateway.statements import announce
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 1.0  # seconds
@@ -164,6 +164,13 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
     )
 
 
+def _commit_without_waiting(dbapi_connection, _record) -> None:
+    # A setting of the connection's session: rolling back a transaction keeps it.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    dbapi_connection.commit()
+
+
 class Database:
     """One engine and session factory per application."""
 
@@ -172,6 +179,17 @@ class Database:
         self.engine = make_engine(url, pool_size)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         watch(self.engine)
+        # PostgreSQL: a second pool whose connections commit without waiting for the disk
+        # (see ``transaction``). A ``SET LOCAL`` per transaction instead cost a round trip
+        # on every setup request. Connections are made on first use: a process that never
+        # opens such a transaction (the outbox worker) never holds one.
+        self.relaxed_engine = self.engine
+        self._relaxed = self.sessionmaker
+        if not url.startswith("sqlite"):
+            self.relaxed_engine = make_engine(url, pool_size)
+            event.listen(self.relaxed_engine, "connect", _commit_without_waiting)
+            watch(self.relaxed_engine)
+            self._relaxed = sessionmaker(self.relaxed_engine, expire_on_commit=False)
         # Buyer configuration and credentials, per process (see gateway/cache.py).
         self.config = ConfigCache()
         self.logins = LoginCache()  # OCI logins verified recently
@@ -180,17 +198,28 @@ class Database:
     def transaction(self, durable: bool = True) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on any exception.
 
-        ``durable=False`` (PostgreSQL only): the commit returns before its WAL record
-        is flushed to disk. A database crash can then lose that transaction (never
+        ``durable=False`` (PostgreSQL only): on the second pool, whose connections run
+        with ``synchronous_commit`` off: the commit returns before its WAL record is
+        flushed to disk. A database crash can then lose that transaction (never
         corrupt anything), if it came in its last moments (up to three times
         ``wal_writer_delay``, 0.6 s by default). For what a buyer simply sends again
         when it is lost: a punchout setup or an OCI call, whose user sees an invalid
         start link and punches out once more. Never for an order.
         """
-        with self.sessionmaker.begin() as session:
-            if not durable and not self.url.startswith("sqlite"):
-                execute_plain(session.connection(), "SET LOCAL synchronous_commit TO OFF")
+        with (self.sessionmaker if durable else self._relaxed).begin() as session:
             yield session
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine of this database (one on SQLite, two on PostgreSQL)."""
+        return (
+            (self.engine,)
+            if self.relaxed_engine is self.engine
+            else (
+                self.engine,
+                self.relaxed_engine,
+            )
+        )
 
     def start_checkpoints(self, every: float = CHECKPOINT_EVERY) -> threading.Event | None:
         """SQLite: copy the WAL into the database from a thread of this process.
@@ -219,4 +248,5 @@ class Database:
         return stop
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        for engine in self.engines:
+            engine.dispose()

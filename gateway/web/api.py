@@ -104,13 +104,14 @@ def _cart_change(call: str, change):
         with gateway.db.transaction() as db:
             session = punchout_session(db, session_token(), lock=True)
             try:
-                change(db, session)
+                lines = change(db, session)
             except sessions.SessionError as exc:
                 _logged_failure(db, session, call, exc)
                 failure = exc
             else:
                 failure = None
-                answer = jsonify(sessions.cart_view(session))
+                # The lines the change left, as it read and wrote them: no second read.
+                answer = jsonify(sessions.cart_view(session, lines=lines))
                 # The request log's row commits with the change: one commit per click.
                 logged = request_log_row(db, answer.status_code)
         if failure is not None:
@@ -133,7 +134,7 @@ def add_item():
         quantity = sessions.parse_quantity(data.get("quantity", 1))
         if quantity == 0:
             raise sessions.SessionError("quantity must be more than 0")
-        sessions.set_quantity(db, session, sku, quantity, add=True)
+        return sessions.set_quantity(db, session, sku, quantity, add=True)
 
     return _cart_change("add item", change)
 
@@ -145,7 +146,7 @@ def set_item(sku: str):
     def change(db, session):
         if "quantity" not in data:
             raise sessions.SessionError("quantity is required")
-        sessions.set_quantity(db, session, sku, sessions.parse_quantity(data["quantity"]))
+        return sessions.set_quantity(db, session, sku, sessions.parse_quantity(data["quantity"]))
 
     return _cart_change("set quantity", change)
 

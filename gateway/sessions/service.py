@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
@@ -623,6 +623,19 @@ def set_quantity(
                 },
             )
     return lines
+
+
+_CART_SIZE = Prepared(
+    select(func.count()).select_from(_LINES).where(_LINES.c.session_id == bindparam("session_id"))
+)
+
+
+def cart_size(db: Session, session: PunchoutSession) -> int:
+    """How many lines the cart has (the storefront's badge), without loading them."""
+    if "lines" in session.__dict__:
+        return len(session.lines)
+    db.flush()  # lines added through the ORM and not yet written count too
+    return _CART_SIZE.first(db.connection(), {"session_id": session.id})[0]
 
 
 def remove(db: Session, session: PunchoutSession, sku: str) -> list[SimpleNamespace]:

@@ -110,15 +110,15 @@ def _cart_change(call: str, change):
                 failure = exc
             else:
                 failure = None
-                # The lines the change left, as it read and wrote them: no second read.
-                answer = jsonify(sessions.cart_view(session, lines=lines))
                 # The request log's row commits with the change: one commit per click.
-                logged = request_log_row(db, answer.status_code)
+                logged = request_log_row(db, 200)
         if failure is not None:
             return _error(failure)
         if logged:
             request_log.saved()
-        return answer
+        # Built after the commit (on SQLite the transaction holds the write lock), from
+        # the lines the change read and wrote: no second read.
+        return jsonify(sessions.cart_view(session, lines=lines))
     except sessions.SessionError as exc:
         return _error(exc)
 

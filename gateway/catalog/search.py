@@ -115,8 +115,27 @@ def parse(db: Session, query: str) -> Query:
     return Query(groups=groups, part_key=words_.part_key(query.replace("*", " ")))
 
 
+# Bounds the per-process memo of typo corrections (words people search for repeat).
+TYPO_MEMO = 10_000
+
+
 def typo_corrections(db: Session, word: str) -> list[str]:
-    """Catalog words one typo away from ``word`` (not the word itself)."""
+    """Catalog words one typo away from ``word`` (not the word itself).
+
+    Kept per process with the catalog counts, which are reloaded when the catalog changes
+    (``aggregates``): the page reads those counts anyway, so a repeated word costs no
+    statement.
+    """
+    memo = aggregates.counts(db).typos
+    found = memo.get(word)
+    if found is None:
+        found = _typo_corrections(db, word)
+        if len(memo) < TYPO_MEMO:
+            memo[word] = found
+    return list(found)
+
+
+def _typo_corrections(db: Session, word: str) -> list[str]:
     candidates = db.scalars(
         select(SearchTermVariant.term)
         .where(SearchTermVariant.variant.in_(sorted(words_.deletions(word))))

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from gateway import money
-from gateway.catalog import product_for, quantity_problem
+from gateway.catalog import PricedProduct, product_for, quantity_problem
 from gateway.limits import check_rows
-from gateway.models import Buyer, CartLine, Product, PunchoutSession, User, utcnow
+from gateway.models import Buyer, CartLine, ContractPrice, Product, PunchoutSession, User, utcnow
 from gateway.ranges import MAX_QUANTITY
 from gateway.sessions.events import record
 from gateway.statements import Prepared
@@ -487,12 +487,35 @@ class _Rules:
     quantity_step: Decimal | None
 
 
-def _cart_rows(db: Session, session_id: int) -> list[SimpleNamespace]:
+def _cart_rows(db: Session, session_id: int) -> list:
     db.flush()  # what an ORM query's autoflush would do: lines added through the ORM
-    return [
-        SimpleNamespace(**row._mapping)
-        for row in db.connection().execute(_CART, {"session_id": session_id})
-    ]
+    return list(db.connection().execute(_CART, {"session_id": session_id}))
+
+
+_PRODUCT_KEYS = (*(c.key for c in _PRODUCTS.c), "contract_price")
+# The product and this buyer's contract price in one row (``product_for`` takes two
+# statements and an ORM object).
+_PRICED_PRODUCT = Prepared(
+    select(
+        *_PRODUCTS.c,
+        select(ContractPrice.price)
+        .where(
+            ContractPrice.buyer_id == bindparam("buyer_id"), ContractPrice.sku == bindparam("sku")
+        )
+        .scalar_subquery(),
+    ).where(_PRODUCTS.c.sku == bindparam("sku"))
+)
+
+
+def _priced_product(db: Session, buyer_id: str, sku: str) -> PricedProduct | None:
+    """``product_for`` as one statement: the live product with this buyer's price."""
+    row = _PRICED_PRODUCT.first(db.connection(), {"buyer_id": buyer_id, "sku": sku})
+    if row is None:
+        return None
+    product = SimpleNamespace(**dict(zip(_PRODUCT_KEYS, row, strict=True)))
+    if product.retired_at is not None:
+        return None
+    return PricedProduct(product, product.unit_price, product.contract_price)
 
 
 def _line_written(db: Session, session: PunchoutSession, line_id: int, deleted: bool) -> None:
@@ -518,7 +541,7 @@ def set_quantity(
     aux_id: str | None = None,
     log: bool = True,
     check_open: bool = True,
-) -> list[SimpleNamespace]:
+) -> list:
     """Set (or with ``add``, increase) a line's quantity; 0 removes the line.
 
     Returns the cart's lines after the change (what ``cart_view`` shows), in order.
@@ -534,7 +557,7 @@ def set_quantity(
         raise SessionError(f"product {sku!r} is not in the cart", 404)
     conn = db.connection()
     if line is None:
-        found = product_for(db, session.buyer_id, sku)
+        found = _priced_product(db, session.buyer_id, sku)
         if found is None:
             raise SessionError(f"product {sku!r} is not in the catalog", 404)
         if not permissions_of(session).sees(found.product.category):
@@ -594,7 +617,7 @@ def set_quantity(
     if new == 0:
         conn.execute(_DELETE_LINE, {"line_id": line.id})
         _line_written(db, session, line.id, deleted=True)
-        lines.remove(line)
+        lines = [li for li in lines if li is not line]
         if log:
             record(
                 db,
@@ -608,7 +631,11 @@ def set_quantity(
         check_rows(CartLine, [{"quantity": new}])
         conn.execute(_SET_LINE_QUANTITY, {"line_id": line.id, "new_quantity": new})
         _line_written(db, session, line.id, deleted=False)
-        line.quantity = new
+        # Rows are read-only: the changed line alone is copied with its new quantity.
+        lines = [
+            SimpleNamespace(**{**li._mapping, "quantity": new}) if li is line else li
+            for li in lines
+        ]
         if log:
             record(
                 db,
@@ -638,7 +665,7 @@ def cart_size(db: Session, session: PunchoutSession) -> int:
     return _CART_SIZE.first(db.connection(), {"session_id": session.id})[0]
 
 
-def remove(db: Session, session: PunchoutSession, sku: str) -> list[SimpleNamespace]:
+def remove(db: Session, session: PunchoutSession, sku: str) -> list:
     return set_quantity(db, session, sku, Decimal(0))
 
 

@@ -39,6 +39,9 @@ class Counts:
     # The catalog's supplier, named on every storefront page (``suppliers`` bumps the
     # version too).
     supplier: str | None = None
+    # Catalog words one typo away from a searched word (``search.typo_corrections``): the
+    # vocabulary changes with the products, so it is kept, and dropped, with these counts.
+    typos: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
     _by_cat: dict = field(init=False, repr=False, compare=False)  # cat -> {maker: n}
     _by_maker: dict = field(init=False, repr=False, compare=False)  # maker -> {cat: n}
     _cat_totals: dict = field(init=False, repr=False, compare=False)  # cat -> n

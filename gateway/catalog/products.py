@@ -14,6 +14,7 @@ from gateway.models import ContractPrice, Product
 
 @dataclass(frozen=True)
 class PricedProduct:
+    # A Product, or a search result's row with the same attributes.
     product: Product
     list_price: Decimal
     contract_price: Decimal | None

@@ -22,7 +22,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Float, and_, case, cast, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Float,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from gateway import wildcards
@@ -103,8 +115,27 @@ def parse(db: Session, query: str) -> Query:
     return Query(groups=groups, part_key=words_.part_key(query.replace("*", " ")))
 
 
+# Bounds the per-process memo of typo corrections (words people search for repeat).
+TYPO_MEMO = 10_000
+
+
 def typo_corrections(db: Session, word: str) -> list[str]:
-    """Catalog words one typo away from ``word`` (not the word itself)."""
+    """Catalog words one typo away from ``word`` (not the word itself).
+
+    Kept per process with the catalog counts, which are reloaded when the catalog changes
+    (``aggregates``): the page reads those counts anyway, so a repeated word costs no
+    statement.
+    """
+    memo = aggregates.counts(db).typos
+    found = memo.get(word)
+    if found is None:
+        found = _typo_corrections(db, word)
+        if len(memo) < TYPO_MEMO:
+            memo[word] = found
+    return list(found)
+
+
+def _typo_corrections(db: Session, word: str) -> list[str]:
     candidates = db.scalars(
         select(SearchTermVariant.term)
         .where(SearchTermVariant.variant.in_(sorted(words_.deletions(word))))
@@ -166,6 +197,17 @@ def _price(db: Session, contract):
     return cast(price, Float) if db.get_bind().dialect.name == "sqlite" else price
 
 
+# The page's products as rows (attribute access like a Product): a page of ORM objects
+# cost more to load than the search itself. Built once, the SKUs an expanding parameter.
+_PAGE_PRODUCTS = select(
+    *Product.__table__.c,
+    select(ContractPrice.price)
+    .where(ContractPrice.buyer_id == bindparam("buyer_id"), ContractPrice.sku == Product.sku)
+    .scalar_subquery()
+    .label("contract_price"),
+).where(Product.sku.in_(bindparam("skus", expanding=True)))
+
+
 def search(
     db: Session,
     buyer_id: str,
@@ -217,12 +259,11 @@ def search(
     else:
         page = page.order_by(*ties)
     skus = list(db.scalars(page.limit(limit).offset(offset)))
-    found = {
-        p.sku: PricedProduct(p, p.unit_price, None if c is None else Decimal(c))
-        for p, c in db.execute(
-            select(Product, contract.label("contract_price")).where(Product.sku.in_(skus))
-        )
-    }
+    found = {}
+    if skus:
+        for row in db.connection().execute(_PAGE_PRODUCTS, {"buyer_id": buyer_id, "skus": skus}):
+            c = row.contract_price
+            found[row.sku] = PricedProduct(row, row.unit_price, None if c is None else Decimal(c))
     items = [found[sku] for sku in skus]
 
     if counted is not None:

@@ -7,14 +7,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from gateway import money
-from gateway.catalog import product_for, quantity_problem
+from gateway.catalog import PricedProduct, product_for, quantity_problem
 from gateway.limits import check_rows
-from gateway.models import Buyer, CartLine, Product, PunchoutSession, User, utcnow
+from gateway.models import Buyer, CartLine, ContractPrice, Product, PunchoutSession, User, utcnow
 from gateway.ranges import MAX_QUANTITY
 from gateway.sessions.events import record
 from gateway.statements import Prepared
@@ -336,15 +338,55 @@ def start(db: Session, token: str, session_ttl: int) -> StartOutcome:
 
 
 # The buyer and the user come with the session (every caller reads both: the buyer's
-# framing rules, the user's roles), in one statement rather than two lazy loads.
-_BY_TOKEN = (
-    select(PunchoutSession)
-    .where(PunchoutSession.session_token_hash == bindparam("hash"))
-    .options(joinedload(PunchoutSession.buyer), joinedload(PunchoutSession.user))
+# framing rules, the user's roles), in one statement. The row is made into the three
+# objects by hand (``_attached``): loading them through the ORM (a joined eager load of
+# three entities) cost more than the rest of a cart change.
+_SESSIONS, _BUYERS, _USERS = PunchoutSession.__table__, Buyer.__table__, User.__table__
+_ROW_PARTS = tuple(
+    (model, tuple(c.key for c in table.c))
+    for model, table in ((PunchoutSession, _SESSIONS), (Buyer, _BUYERS), (User, _USERS))
 )
-
-_BY_TOKEN_FOR_UPDATE = _BY_TOKEN.with_for_update(of=PunchoutSession)
+_BY_TOKEN_SELECT = (
+    select(*_SESSIONS.c, *_BUYERS.c, *_USERS.c)
+    .select_from(
+        _SESSIONS.join(_BUYERS, _BUYERS.c.id == _SESSIONS.c.buyer_id).outerjoin(
+            _USERS, _USERS.c.id == _SESSIONS.c.user_id
+        )
+    )
+    .where(_SESSIONS.c.session_token_hash == bindparam("hash"))
+)
+_BY_TOKEN = Prepared(_BY_TOKEN_SELECT)
+_BY_TOKEN_FOR_UPDATE = Prepared(_BY_TOKEN_SELECT.with_for_update(of=_SESSIONS))
 _LOCKED = "punchgate.locked_carts"
+
+
+def _attached(db: Session, model, values: dict):
+    """The object of ``values`` (every column) as a persistent object of ``db``, with no
+    ORM query; the one this unit of work holds already, if it does."""
+    found = db.identity_map.get(db.identity_key(model, (values["id"],)))
+    if found is not None:
+        return found
+    obj = model.__mapper__.class_manager.new_instance()
+    # Straight into the state, as the ORM's own loading does: every column is known and
+    # committed, relationships stay unloaded (lazy), nothing is marked as changed.
+    instance_state(obj).dict.update(values)
+    make_transient_to_detached(obj)
+    db.add(obj)
+    return obj
+
+
+def _session_from_row(db: Session, row: tuple) -> PunchoutSession:
+    objects, at = [], 0
+    for model, keys in _ROW_PARTS:
+        values = dict(zip(keys, row[at : at + len(keys)], strict=True))
+        at += len(keys)
+        objects.append(None if values["id"] is None else _attached(db, model, values))
+    session, buyer, user = objects
+    if "buyer" not in session.__dict__:
+        set_committed_value(session, "buyer", buyer)
+    if "user" not in session.__dict__:
+        set_committed_value(session, "user", user)
+    return session
 
 
 def by_token(db: Session, token: str | None, *, lock: bool = False) -> PunchoutSession:
@@ -357,13 +399,16 @@ def by_token(db: Session, token: str | None, *, lock: bool = False) -> PunchoutS
         raise SessionError("No punchout session: the session token is missing.", 401)
     locking = lock and db.get_bind().dialect.name == "postgresql"
     statement = _BY_TOKEN_FOR_UPDATE if locking else _BY_TOKEN
-    session = db.scalar(statement, {"hash": hash_token(token)})
-    if session is not None and locking:
+    # What an ORM query's autoflush would do first.
+    db.flush()
+    row = statement.first(db.connection(), {"hash": hash_token(token)})
+    if row is None:
+        raise SessionError("This punchout session is not known.", 401)
+    session = _session_from_row(db, row)
+    if locking:
         # Its lines are read after the lock (nothing loaded them before), so they are
         # the cart as the transactions before this one left it.
         db.info.setdefault(_LOCKED, set()).add(session.id)
-    if session is None:
-        raise SessionError("This punchout session is not known.", 401)
     if session.expires_at and session.expires_at < utcnow():
         raise SessionError(
             "This punchout session has expired. Start again from your procurement system.", 401
@@ -406,9 +451,81 @@ def _lock_cart(db: Session, session: PunchoutSession) -> None:
     db.expire(session, ["lines"])
 
 
-_QUANTITY_RULES = select(
-    Product.sku, Product.uom, Product.min_quantity, Product.quantity_step
-).where(Product.sku == bindparam("sku"))
+_LINES = CartLine.__table__
+_PRODUCTS = Product.__table__
+# The cart with each line's product quantity rules (NULL: the product left the catalog),
+# read as rows: a cart change needs no CartLine objects, and loading and flushing them
+# cost more than the rest of the request.
+_CART = (
+    select(
+        *_LINES.c,
+        _PRODUCTS.c.sku.label("product_sku"),
+        _PRODUCTS.c.uom.label("product_uom"),
+        _PRODUCTS.c.min_quantity,
+        _PRODUCTS.c.quantity_step,
+    )
+    .select_from(_LINES.outerjoin(_PRODUCTS, _PRODUCTS.c.sku == _LINES.c.sku))
+    .where(_LINES.c.session_id == bindparam("session_id"))
+    .order_by(_LINES.c.position)
+)
+_INSERT_LINE = Prepared(insert(_LINES).returning(_LINES.c.id))
+_SET_LINE_QUANTITY = (
+    update(_LINES)
+    .where(_LINES.c.id == bindparam("line_id"))
+    .values(quantity=bindparam("new_quantity"))
+)
+_DELETE_LINE = delete(_LINES).where(_LINES.c.id == bindparam("line_id"))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What ``quantity_problem`` reads of a product."""
+
+    sku: str
+    uom: str
+    min_quantity: Decimal | None
+    quantity_step: Decimal | None
+
+
+def _cart_rows(db: Session, session_id: int) -> list:
+    db.flush()  # what an ORM query's autoflush would do: lines added through the ORM
+    return list(db.connection().execute(_CART, {"session_id": session_id}))
+
+
+_PRODUCT_KEYS = (*(c.key for c in _PRODUCTS.c), "contract_price")
+# The product and this buyer's contract price in one row (``product_for`` takes two
+# statements and an ORM object). Not Prepared: psycopg's NUMERIC result processing needs
+# the column's type code from the cursor, which Prepared does not pass.
+_PRICED_PRODUCT = select(
+    *_PRODUCTS.c,
+    select(ContractPrice.price)
+    .where(ContractPrice.buyer_id == bindparam("buyer_id"), ContractPrice.sku == bindparam("sku"))
+    .scalar_subquery(),
+).where(_PRODUCTS.c.sku == bindparam("sku"))
+
+
+def _priced_product(db: Session, buyer_id: str, sku: str) -> PricedProduct | None:
+    """``product_for`` as one statement: the live product with this buyer's price."""
+    row = db.connection().execute(_PRICED_PRODUCT, {"buyer_id": buyer_id, "sku": sku}).first()
+    if row is None:
+        return None
+    product = SimpleNamespace(**dict(zip(_PRODUCT_KEYS, row, strict=True)))
+    if product.retired_at is not None:
+        return None
+    return PricedProduct(product, product.unit_price, product.contract_price)
+
+
+def _line_written(db: Session, session: PunchoutSession, line_id: int, deleted: bool) -> None:
+    """Keep the ORM's view of the cart true after a change written on the connection: a
+    loaded ``session.lines`` is read again on next use, a loaded line object with it."""
+    if "lines" in session.__dict__:
+        db.expire(session, ["lines"])
+    line = db.identity_map.get(db.identity_key(CartLine, (line_id,)))
+    if line is not None:
+        if deleted:
+            db.expunge(line)
+        else:
+            db.expire(line)
 
 
 def set_quantity(
@@ -421,18 +538,23 @@ def set_quantity(
     aux_id: str | None = None,
     log: bool = True,
     check_open: bool = True,
-) -> None:
-    """Set (or with ``add``, increase) a line's quantity; 0 removes the line."""
+) -> list:
+    """Set (or with ``add``, increase) a line's quantity; 0 removes the line.
+
+    Returns the cart's lines after the change (what ``cart_view`` shows), in order.
+    """
     if check_open:
         _check_open(session)
     _lock_cart(db, session)
-    line = next((line for line in session.lines if line.sku == sku), None)
+    lines = _cart_rows(db, session.id)
+    line = next((line for line in lines if line.sku == sku), None)
     if line is None and quantity == 0:
         if add:
             raise SessionError("quantity must be more than 0")
         raise SessionError(f"product {sku!r} is not in the cart", 404)
+    conn = db.connection()
     if line is None:
-        found = product_for(db, session.buyer_id, sku)
+        found = _priced_product(db, session.buyer_id, sku)
         if found is None:
             raise SessionError(f"product {sku!r} is not in the catalog", 404)
         if not permissions_of(session).sees(found.product.category):
@@ -441,10 +563,9 @@ def set_quantity(
         problem = quantity_problem(p, quantity)
         if problem:
             raise SessionError(problem)
-        position = max((li.position for li in session.lines), default=0) + 1
-        line = CartLine(
-            session=session,
-            position=position,
+        values = dict(
+            session_id=session.id,
+            position=max((li.position for li in lines), default=0) + 1,
             aux_id=aux_id or new_aux_id(),
             sku=p.sku,
             quantity=quantity,
@@ -459,7 +580,9 @@ def set_quantity(
             manufacturer_part_id=p.manufacturer_part_id,
             lead_time_days=p.lead_time_days,
         )
-        db.add(line)
+        check_rows(CartLine, [values])
+        line_id = _INSERT_LINE.insert(conn, [values])
+        _line_written(db, session, line_id, deleted=False)
         if log:
             record(
                 db,
@@ -478,20 +601,20 @@ def set_quantity(
                     else money.amount(found.contract_price),
                 },
             )
-        db.flush()
-        return
+        return [*lines, SimpleNamespace(id=line_id, **values)]
     before = line.quantity
     new = before + quantity if add else quantity
     if new > MAX_QUANTITY:
         raise SessionError(f"quantity must be at most {MAX_QUANTITY}")
-    # The product's quantity rules only (no ORM object: the line has everything else).
-    product = db.execute(_QUANTITY_RULES, {"sku": sku}).first()
-    problem = quantity_problem(product, new) if product is not None else None
-    if problem:
-        raise SessionError(problem)
+    if line.product_sku is not None:
+        rules = _Rules(line.sku, line.product_uom, line.min_quantity, line.quantity_step)
+        problem = quantity_problem(rules, new)
+        if problem:
+            raise SessionError(problem)
     if new == 0:
-        session.lines.remove(line)
-        db.delete(line)
+        conn.execute(_DELETE_LINE, {"line_id": line.id})
+        _line_written(db, session, line.id, deleted=True)
+        lines = [li for li in lines if li is not line]
         if log:
             record(
                 db,
@@ -502,7 +625,14 @@ def set_quantity(
                 data={"sku": sku, "quantity_before": money.quantity(before)},
             )
     else:
-        line.quantity = new
+        check_rows(CartLine, [{"quantity": new}])
+        conn.execute(_SET_LINE_QUANTITY, {"line_id": line.id, "new_quantity": new})
+        _line_written(db, session, line.id, deleted=False)
+        # Rows are read-only: the changed line alone is copied with its new quantity.
+        lines = [
+            SimpleNamespace(**{**li._mapping, "quantity": new}) if li is line else li
+            for li in lines
+        ]
         if log:
             record(
                 db,
@@ -516,18 +646,34 @@ def set_quantity(
                     "quantity": money.quantity(new),
                 },
             )
-    db.flush()
+    return lines
 
 
-def remove(db: Session, session: PunchoutSession, sku: str) -> None:
-    set_quantity(db, session, sku, Decimal(0))
+_CART_SIZE = Prepared(
+    select(func.count()).select_from(_LINES).where(_LINES.c.session_id == bindparam("session_id"))
+)
 
 
-def cart_view(session: PunchoutSession, show_prices: bool | None = None) -> dict:
+def cart_size(db: Session, session: PunchoutSession) -> int:
+    """How many lines the cart has (the storefront's badge), without loading them."""
+    if "lines" in session.__dict__:
+        return len(session.lines)
+    db.flush()  # lines added through the ORM and not yet written count too
+    return _CART_SIZE.first(db.connection(), {"session_id": session.id})[0]
+
+
+def remove(db: Session, session: PunchoutSession, sku: str) -> list:
+    return set_quantity(db, session, sku, Decimal(0))
+
+
+def cart_view(session: PunchoutSession, show_prices: bool | None = None, lines=None) -> dict:
     """The cart as the API shows it; prices left out where the user's role may not see them
-    (``show_prices=True`` for support tools)."""
+    (``show_prices=True`` for support tools). ``lines``: the cart ``set_quantity`` returned
+    (else ``session.lines``)."""
     if show_prices is None:
         show_prices = permissions_of(session).show_prices
+    if lines is None:
+        lines = session.lines
     items = [
         {
             "sku": line.sku,
@@ -543,10 +689,10 @@ def cart_view(session: PunchoutSession, show_prices: bool | None = None) -> dict
             "uom": line.uom,
             "line_total": money.amount(line.unit_price * line.quantity),
         }
-        for line in session.lines
+        for line in lines
     ]
-    total = sum((line.unit_price * line.quantity for line in session.lines), Decimal(0))
-    currency = session.lines[0].currency if session.lines else None
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    currency = lines[0].currency if lines else None
     if not show_prices:
         for item in items:
             for key in ("unit_price", "list_price", "contract_price", "line_total"):

@@ -104,20 +104,21 @@ def _cart_change(call: str, change):
         with gateway.db.transaction() as db:
             session = punchout_session(db, session_token(), lock=True)
             try:
-                change(db, session)
+                lines = change(db, session)
             except sessions.SessionError as exc:
                 _logged_failure(db, session, call, exc)
                 failure = exc
             else:
                 failure = None
-                answer = jsonify(sessions.cart_view(session))
                 # The request log's row commits with the change: one commit per click.
-                logged = request_log_row(db, answer.status_code)
+                logged = request_log_row(db, 200)
         if failure is not None:
             return _error(failure)
         if logged:
             request_log.saved()
-        return answer
+        # Built after the commit (on SQLite the transaction holds the write lock), from
+        # the lines the change read and wrote: no second read.
+        return jsonify(sessions.cart_view(session, lines=lines))
     except sessions.SessionError as exc:
         return _error(exc)
 
@@ -133,7 +134,7 @@ def add_item():
         quantity = sessions.parse_quantity(data.get("quantity", 1))
         if quantity == 0:
             raise sessions.SessionError("quantity must be more than 0")
-        sessions.set_quantity(db, session, sku, quantity, add=True)
+        return sessions.set_quantity(db, session, sku, quantity, add=True)
 
     return _cart_change("add item", change)
 
@@ -145,7 +146,7 @@ def set_item(sku: str):
     def change(db, session):
         if "quantity" not in data:
             raise sessions.SessionError("quantity is required")
-        sessions.set_quantity(db, session, sku, sessions.parse_quantity(data["quantity"]))
+        return sessions.set_quantity(db, session, sku, sessions.parse_quantity(data["quantity"]))
 
     return _cart_change("set quantity", change)
 

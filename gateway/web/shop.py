@@ -46,17 +46,26 @@ def qty_filter(value) -> str:
 
 
 def _page(template: str, db, session, token: str, *, perms=None, **context):
+    """The page, to render once the transaction is over: on SQLite a storefront request
+    holds the database's write lock from its first statement to its commit, and
+    rendering inside it kept the other workers waiting for as long as the page took."""
     if perms is None:
         perms = sessions.permissions_of(session)
-    cart = sessions.cart_view(session, show_prices=perms.show_prices)
-    return render_template(
+    if template == "shop/cart.html":
+        cart = sessions.cart_view(session, show_prices=perms.show_prices)
+        cart_count = len(cart["items"])
+    else:
+        # The other pages show only how many lines the cart has.
+        cart, cart_count = None, sessions.cart_size(db, session)
+    return functools.partial(
+        render_template,
         template,
         session=session,
         token=token,
         buyer=session.buyer,
         user=session.user,
         cart=cart,
-        cart_count=len(cart["items"]),
+        cart_count=cart_count,
         read_only=session.operation == "inspect" or session.status != "open",
         categories=catalog.categories(db, perms.categories),
         show_prices=perms.show_prices,
@@ -143,7 +152,7 @@ def index():
                     session_id=session.id,
                     data={"query": query, "hits": found.total},
                 )
-            return _page(
+            render = _page(
                 "shop/index.html",
                 db,
                 session,
@@ -170,6 +179,7 @@ def index():
             )
     except sessions.SessionError as exc:
         return _error(exc)
+    return render()
 
 
 @bp.get("/product/<path:sku>")
@@ -193,10 +203,12 @@ def product(sku: str):
                     session_id=session.id,
                     level="warning",
                 )
-                return (_page("shop/missing.html", db, session, token, sku=sku), 404)
-            return _page("shop/product.html", db, session, token, item=found)
+                render, status = _page("shop/missing.html", db, session, token, sku=sku), 404
+            else:
+                render, status = _page("shop/product.html", db, session, token, item=found), 200
     except sessions.SessionError as exc:
         return _error(exc)
+    return render(), status
 
 
 @bp.get("/cart")
@@ -211,7 +223,7 @@ def cart():
                 outcome = profiles.preflight(db, session)
                 for problem in outcome.problems:
                     problems.setdefault(problem.sku, []).append(problem.message)
-            return _page(
+            render = _page(
                 "shop/cart.html",
                 db,
                 session,
@@ -222,6 +234,7 @@ def cart():
             )
     except sessions.SessionError as exc:
         return _error(exc)
+    return render()
 
 
 @bp.post("/cancel")

@@ -174,3 +174,13 @@ def test_reindex_keeps_the_same_results(shop):
     with shop.db.transaction() as db:
         assert reindex_all(db) == 9
     assert skus(shop, "safety glove") == before == ["G-100"]
+
+
+def test_typo_corrections_follow_a_catalog_reload(shop):
+    # The corrections are kept per process with the catalog counts: a load that brings
+    # a new word must make it a correction from the next search on.
+    assert skus(shop, "hamer") == []
+    extra = CATALOG + 'H-1,"Claw hammer 500 g",9.90,EUR,EA,Stanley,H-500,,Tools\n'
+    with shop.db.transaction() as db:
+        load(db, read(extra.encode()), replace=True)
+    assert skus(shop, "hamer") == ["H-1"]

@@ -81,11 +81,9 @@ class _QueuedConnection(sqlite3.Connection):
         self._forget()
 
     def _forget(self) -> None:
-        if self._queued:
-            self._queued = False
-            _held.count = 0
         if self.writer_fd >= 0:
-            os.close(self.writer_fd)  # also releases the lock, if held
+            self._leave()
+            os.close(self.writer_fd)
             self.writer_fd = -1
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from gateway.cxml.signing import sign
 from gateway.marketplace.adapters import ORDER_STATES, Delivery, HttpMarketplace, KeepAlive
 from gateway.models import Buyer, BuyerCredential, MarketplaceOrder, Order, OutboxMessage, utcnow
-from gateway.sessions.events import record
+from gateway.sessions.events import record, storable
 from gateway.state import Gateway
 from gateway.xml import MalformedXML, UnsafeXML, parse
 
@@ -240,7 +240,8 @@ def finish(gateway: Gateway, attempts: list[Attempt], released: list[Claimed] = 
                 row = {
                     "b_id": message.id,
                     "last_status": result.http_status,
-                    "last_error": _text(result.detail),
+                    # A receiver's error page may hold anything, a NUL too.
+                    "last_error": storable(result.detail),
                 }
                 if result.permanent or message.attempts >= settings.outbox_max_attempts:
                     dead.append({**row, "status": "dead"})
@@ -288,11 +289,6 @@ def finish(gateway: Gateway, attempts: list[Attempt], released: list[Claimed] = 
                 .values(lease_until=None, attempts=t.c.attempts - 1)
             )
     return outcomes
-
-
-def _text(detail: str) -> str:
-    # A receiver's error page may hold anything, a NUL too, which PostgreSQL cannot store.
-    return detail.replace("\x00", "\ufffd")
 
 
 def _order_answered(db: Session, order: Order, state: str, reason: str | None) -> None:

@@ -170,18 +170,18 @@ def record(
         {
             "at": utcnow(),
             "kind": kind,
-            "message": _storable(message),
-            "buyer_id": _storable(buyer_id),
+            "message": storable(message),
+            "buyer_id": storable(buyer_id),
             "session_id": session_id,
             "level": level,
-            "data": _storable(data or {}),
-            "document": _storable(document),
+            "data": storable(data or {}),
+            "document": storable(document),
             "request_id": context.request_id(),
         }
     )
 
 
-def _storable(value):
+def storable(value):
     """``value`` with NUL characters shown as U+FFFD: PostgreSQL text cannot hold NUL.
 
     Events describe hostile input too, so they must be writable whatever it held.
@@ -189,9 +189,9 @@ def _storable(value):
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
+        return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
+        return [storable(v) for v in value]
     return value
 
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from gateway.identity import Identity
 from gateway.models import Buyer, PunchoutSession, User, utcnow
 from gateway.sessions.events import record
-from gateway.sessions.service import saved_cart_known
+from gateway.sessions.service import attached, saved_cart_known
 from gateway.statements import Prepared
 from provisioning.roles import LEAST_PRIVILEGE, role_config
 
@@ -117,7 +117,7 @@ def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decisio
 
 # Built once: the lookup of every setup request, with whether a support agent saved a
 # cart for the user (the new session loads it), so that needs no statement of its own.
-# A Core row made into a User by hand (see _attach): the ORM's loading machinery was
+# A Core row made into a User by hand (``attached``): the ORM's loading machinery was
 # the single largest cost of a setup request.
 _USERS = User.__table__
 _BY_EMAIL = Prepared(
@@ -132,18 +132,6 @@ _BY_EMAIL = Prepared(
     .limit(1)
 )
 _USER_KEYS = tuple(c.key for c in _USERS.c)
-
-
-def _attach(db: Session, row: tuple) -> User:
-    """The user of ``row`` (the users columns in order) as a persistent object of ``db``."""
-    values = dict(zip(_USER_KEYS, row, strict=False))
-    found = db.identity_map.get(db.identity_key(User, (values["id"],)))
-    if found is not None:  # already loaded by this unit of work: that object
-        return found
-    user = User(**values)
-    make_transient_to_detached(user)
-    db.add(user)
-    return user
 
 
 def resolve_user(
@@ -171,7 +159,8 @@ def resolve_user(
             db.flush()  # what an ORM query's autoflush would do: find users added before
         found = _BY_EMAIL.first(db.connection(), {"buyer_id": buyer.id, "email": identity.email})
         if found is not None:
-            user = _attach(db, found)
+            # The users columns in order, then saved_cart.
+            user = attached(db, User, dict(zip(_USER_KEYS, found, strict=False)))
             saved_cart_known(db, user.id, bool(found[-1]))
     if user is None and identity.unique_name:
         user = db.scalar(

@@ -98,9 +98,7 @@ class Opened:
         asks, and spares the unit of work an object to look after.
         """
         if self._session is None:
-            self._session = PunchoutSession(id=self.id, **self._values)
-            make_transient_to_detached(self._session)
-            self._db.add(self._session)
+            self._session = attached(self._db, PunchoutSession, {"id": self.id, **self._values})
         return self._session
 
 
@@ -339,7 +337,7 @@ def start(db: Session, token: str, session_ttl: int) -> StartOutcome:
 
 # The buyer and the user come with the session (every caller reads both: the buyer's
 # framing rules, the user's roles), in one statement. The row is made into the three
-# objects by hand (``_attached``): loading them through the ORM (a joined eager load of
+# objects by hand (``attached``): loading them through the ORM (a joined eager load of
 # three entities) cost more than the rest of a cart change.
 _SESSIONS, _BUYERS, _USERS = PunchoutSession.__table__, Buyer.__table__, User.__table__
 _ROW_PARTS = tuple(
@@ -360,7 +358,7 @@ _BY_TOKEN_FOR_UPDATE = Prepared(_BY_TOKEN_SELECT.with_for_update(of=_SESSIONS))
 _LOCKED = "punchgate.locked_carts"
 
 
-def _attached(db: Session, model, values: dict):
+def attached(db: Session, model, values: dict):
     """The object of ``values`` (every column) as a persistent object of ``db``, with no
     ORM query; the one this unit of work holds already, if it does."""
     found = db.identity_map.get(db.identity_key(model, (values["id"],)))
@@ -380,7 +378,7 @@ def _session_from_row(db: Session, row: tuple) -> PunchoutSession:
     for model, keys in _ROW_PARTS:
         values = dict(zip(keys, row[at : at + len(keys)], strict=True))
         at += len(keys)
-        objects.append(None if values["id"] is None else _attached(db, model, values))
+        objects.append(None if values["id"] is None else attached(db, model, values))
     session, buyer, user = objects
     if "buyer" not in session.__dict__:
         set_committed_value(session, "buyer", buyer)

@@ -64,9 +64,9 @@ class Context:
     envelope: Envelope
     auth: Authenticated
     raw: bytes
+    document: str  # ``raw`` redacted, as the session log keeps it
     parts: list[Part] = field(default_factory=list)
     supplier_credentials: list = field(default_factory=list)
-    document: str | None = None  # ``raw`` redacted, as the session log keeps it
 
     @property
     def version(self) -> str:
@@ -265,8 +265,6 @@ HANDLERS: dict[str, Handler] = {
 
 def _log_request(db: Session, ctx: Context, session_id: int | None) -> None:
     document = ctx.document
-    if document is None:
-        document = redact_document(ctx.raw, secrets=_secrets(ctx.envelope))
     if len(ctx.raw) <= request_log.DOCUMENT_CAP:
         # The request log keeps the same redacted text: no second pass over the body.
         request_log.note_document(ctx.raw, document)
@@ -379,7 +377,7 @@ def _handle(gateway: Gateway, raw: bytes, parts: list[Part], retried: bool = Fal
                 # From here on only what the signature covers is read.
                 envelope = parse_envelope(ParsedDocument(signed, doc.doctype, doc.system_url, raw))
             ctx = Context(
-                gateway, envelope, auth, raw, parts, state.snapshot.supplier_credentials, document
+                gateway, envelope, auth, raw, document, parts, state.snapshot.supplier_credentials
             )
             version = ctx.version
             handler = HANDLERS.get(envelope.name)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.identity import Identity
+from gateway.limits import check_rows
 from gateway.models import Buyer, PunchoutSession, User, utcnow
 from gateway.sessions.events import record
 from gateway.sessions.service import attached, saved_cart_known
@@ -115,23 +117,53 @@ def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decisio
     return user
 
 
-# Built once: the lookup of every setup request, with whether a support agent saved a
+# Built once: the lookups of every setup request, with whether a support agent saved a
 # cart for the user (the new session loads it), so that needs no statement of its own.
-# A Core row made into a User by hand (``attached``): the ORM's loading machinery was
-# the single largest cost of a setup request.
+# The user is read, created and updated on Core rows, and made into a User by hand at
+# the end (``attached``): the ORM's loading and flushing were the largest cost of a setup.
 _USERS = User.__table__
+_SAVED = (
+    select(PunchoutSession.id)
+    .where(PunchoutSession.user_id == _USERS.c.id, PunchoutSession.status == "saved")
+    .exists()
+    .label("saved_cart")
+)
 _BY_EMAIL = Prepared(
-    select(
-        *_USERS.c,
-        select(PunchoutSession.id)
-        .where(PunchoutSession.user_id == _USERS.c.id, PunchoutSession.status == "saved")
-        .exists()
-        .label("saved_cart"),
-    )
+    select(*_USERS.c, _SAVED)
     .where(_USERS.c.buyer_id == bindparam("buyer_id"), _USERS.c.email == bindparam("email"))
     .limit(1)
 )
+_BY_UNIQUE_NAME = Prepared(
+    select(*_USERS.c, _SAVED)
+    .where(
+        _USERS.c.buyer_id == bindparam("buyer_id"),
+        _USERS.c.unique_name == bindparam("unique_name"),
+    )
+    .limit(1)
+)
+_INSERT_USER = Prepared(insert(_USERS).returning(_USERS.c.id))
 _USER_KEYS = tuple(c.key for c in _USERS.c)
+
+
+def _find(db: Session, lookup: Prepared, params: dict) -> tuple[dict, bool] | None:
+    """The user row (the users columns by key) and whether a saved cart waits for them."""
+    found = lookup.first(db.connection(), params)
+    if found is None:
+        return None
+    return dict(zip(_USER_KEYS, found, strict=False)), bool(found[-1])
+
+
+def _store_changes(db: Session, row: dict, changes: dict) -> User:
+    """Write ``changes`` to the user of ``row`` and return that user as an ORM object."""
+    if changes:
+        check_rows(User, [changes])
+        db.connection().execute(update(_USERS).where(_USERS.c.id == row["id"]).values(changes))
+        row.update(changes)
+    user = attached(db, User, row)
+    # Already in this unit of work (held before this call): bring it up to date.
+    for key, value in changes.items():
+        set_committed_value(user, key, value)
+    return user
 
 
 def resolve_user(
@@ -153,49 +185,51 @@ def resolve_user(
                 '(unidentified_users = "refuse")'
             )
         return _generic_user(db, buyer, login or "unknown", decisions), decisions
-    user = None
+    if db.new:
+        db.flush()  # what an ORM query's autoflush would do: find users added before
+    found = None
     if identity.email:
-        if db.new:
-            db.flush()  # what an ORM query's autoflush would do: find users added before
-        found = _BY_EMAIL.first(db.connection(), {"buyer_id": buyer.id, "email": identity.email})
-        if found is not None:
-            # The users columns in order, then saved_cart.
-            user = attached(db, User, dict(zip(_USER_KEYS, found, strict=False)))
-            saved_cart_known(db, user.id, bool(found[-1]))
-    if user is None and identity.unique_name:
-        user = db.scalar(
-            select(User)
-            .where(User.buyer_id == buyer.id, User.unique_name == identity.unique_name)
-            .limit(1)
+        found = _find(db, _BY_EMAIL, {"buyer_id": buyer.id, "email": identity.email})
+    if found is None and identity.unique_name:
+        found = _find(
+            db, _BY_UNIQUE_NAME, {"buyer_id": buyer.id, "unique_name": identity.unique_name}
         )
         # A unique name that belongs to someone with another email is not the
         # same person: distinct people never merge.
-        if user is not None and identity.email and user.email and user.email != identity.email:
-            user = None
-    if user is not None and user.disabled_at is not None:
+        if (
+            found is not None
+            and identity.email
+            and found[0]["email"] not in (None, "", identity.email)
+        ):
+            found = None
+    if found is not None and found[0]["disabled_at"] is not None:
         raise UserRefused(
             f"user {identity.label} is disabled by the supplier for buyer {buyer.id!r}; "
-            "ask the supplier's support to re-enable this user"
+            "ask the supplier to re-enable this user"
         )
     roles = _map_roles(buyer, identity, decisions)
     now = utcnow()
-    if user is None:
+    if found is None:
         policy = buyer.settings.get("provisioning", {})
         if not policy.get("auto_create_users", True):
             raise UserRefused(
                 f"user {identity.label} is not registered with the supplier for buyer "
                 f"{buyer.id!r} and automatic creation is off; ask the supplier to add this user"
             )
-        user = User(
-            buyer_id=buyer.id,
-            email=identity.email,
-            unique_name=identity.unique_name,
-            name=identity.name,
-            roles=roles,
-            last_seen_at=now,
-        )
-        db.add(user)
-        db.flush()
+        row = {
+            "buyer_id": buyer.id,
+            "email": identity.email,
+            "unique_name": identity.unique_name,
+            "name": identity.name,
+            "roles": roles,
+            "created_at": now,
+            "updated_at": now,
+            "last_seen_at": now,
+            "disabled_at": None,
+        }
+        check_rows(User, [row])
+        row["id"] = _INSERT_USER.insert(db.connection(), [row])
+        user = attached(db, User, row)
         saved_cart_known(db, user.id, False)
         decisions.append(
             Decision(
@@ -205,16 +239,24 @@ def resolve_user(
             )
         )
         return user, decisions
-    changes = {}
+    row, saved = found
+    saved_cart_known(db, row["id"], saved)
+    changes, updates = {}, {}
     for attr in ("email", "unique_name", "name"):
         new = getattr(identity, attr)
-        if new and getattr(user, attr) != new:
-            changes[attr] = [getattr(user, attr), new]
-            setattr(user, attr, new)
-    if identity.roles and sorted(user.roles) != sorted(roles):
-        changes["roles"] = [user.roles, roles]
-        user.roles = roles
-    _seen(user, now)
+        if new and row[attr] != new:
+            changes[attr] = [row[attr], new]
+            updates[attr] = new
+    if identity.roles and sorted(row["roles"]) != sorted(roles):
+        changes["roles"] = [row["roles"], roles]
+        updates["roles"] = roles
+    # Minute precision is all "last seen" needs, and it spares an UPDATE of the
+    # user on every request of someone punching out repeatedly.
+    if row["last_seen_at"] is None or now - row["last_seen_at"] > SEEN_PRECISION:
+        updates["last_seen_at"] = now
+    if updates:
+        updates["updated_at"] = now
+    user = _store_changes(db, row, updates)
     if changes:
         decisions.append(
             Decision(

@@ -54,7 +54,18 @@ def rules_of(buyer: Buyer) -> CartRules:
     stored = (buyer.settings or {}).get("profile")
     if not stored:
         return presets.rules_of(presets.DEFAULT)
-    return CartRules.from_dict(stored["rules"])
+    data = stored["rules"]
+    # Every OCI call and storefront page asks; the buyer cached per process holds the same
+    # dict until it is reloaded. Kept with the dict itself, so its id cannot be reused.
+    found = _RULES.get(id(data))
+    if found is None or found[0] is not data:
+        if len(_RULES) >= 256:
+            _RULES.clear()
+        found = _RULES[id(data)] = (data, CartRules.from_dict(data))
+    return found[1]
+
+
+_RULES: dict[int, tuple[dict, CartRules]] = {}
 
 
 def profile_summary(buyer: Buyer) -> dict:

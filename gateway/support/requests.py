@@ -138,9 +138,11 @@ def oci_doc_type(pairs) -> str:
     return f"OCI {function}"[:60] if function else "OCI call"
 
 
+_SECRET_PART = re.compile("|".join(_SECRET_NAMES))
+
+
 def _secret_name(name: str) -> bool:
-    lowered = name.lower().lstrip("~")
-    return any(part in lowered for part in _SECRET_NAMES)
+    return _SECRET_PART.search(name.lower()) is not None
 
 
 def mask_secrets(value):

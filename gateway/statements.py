@@ -11,6 +11,7 @@ them: callers cannot tell the difference.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Executable
@@ -23,6 +24,25 @@ def announce(conn: Connection, cursor, sql: str, params, many: bool) -> None:
         conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)
 
 
+# psycopg runs ``executemany`` in pipeline mode, whose setup and sync cost more than the
+# rows of a setup's events; up to this many rows go as one multi-row VALUES instead.
+VALUES_ROWS = 100
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+def _values_sql(sql: str, rows: int) -> str:
+    """``INSERT ... VALUES (%(a)s, ...)`` for ``rows`` rows, row i's names suffixed ``__i``."""
+    start = sql.index(" VALUES (") + len(" VALUES ")
+    depth = 0
+    for end in range(start, len(sql)):  # the tuple's end (casts like NUMERIC(12, 4) nest)
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        if depth == 0:
+            break
+    one = sql[start : end + 1]
+    many = ", ".join(_NAMED.sub(rf"%(\1__{i})s", one) for i in range(rows))
+    return sql[:start] + many + sql[end + 1 :]
+
+
 class Prepared:
     """An INSERT or a one-row SELECT, compiled per dialect and set of columns on first use."""
 
@@ -30,6 +50,7 @@ class Prepared:
         self.statement = statement
         self._returns = bool(getattr(statement, "_returning", None))
         self._compiled: dict[tuple, list] = {}
+        self._values: dict[tuple[str, int], str] = {}
 
     def _compile(self, dialect, keys: tuple[str, ...]) -> list:
         found = self._compiled.get((dialect, keys))
@@ -71,6 +92,15 @@ class Prepared:
         many = len(params) > 1
         announce(conn, cursor, sql, params, many)
         try:
+            if many and not positional and len(params) <= VALUES_ROWS:
+                key = (sql, len(params))
+                found = self._values.get(key)
+                if found is None:
+                    found = self._values[key] = _values_sql(sql, len(params))
+                cursor.execute(
+                    found, {f"{k}__{i}": v for i, row in enumerate(params) for k, v in row.items()}
+                )
+                return None
             if many:
                 cursor.executemany(sql, params)
                 return None

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gateway.models import Event, PunchoutSession
-from gateway.statements import Prepared
+from gateway.statements import VALUES_ROWS, Prepared
 
 INSERT_EVENT = Prepared(insert(Event.__table__))
 INSERT_SESSION = Prepared(insert(PunchoutSession.__table__).returning(PunchoutSession.id))
@@ -44,6 +44,26 @@ def test_values_come_back_as_sqlalchemy_stores_and_reads_them(gateway):
     assert rows[0].at == datetime(2026, 12, 3, 14, 30, 1, 123456, tzinfo=UTC)
     # The same conversions on the way out: a datetime, a JSON object.
     assert found == (rows[0].at, {"nested": ["ä", 1, None], "n": 2}, "<x/>")
+
+
+@pytest.mark.parametrize("count", [3, VALUES_ROWS, VALUES_ROWS + 1])
+def test_many_rows_are_stored_each_with_its_own_values(gateway, count):
+    # Up to VALUES_ROWS rows go as one multi-row VALUES on PostgreSQL, more by executemany.
+    rows = [
+        _event(
+            message=f"row {i}", data={"i": i, "text": "50% off"}, document=None if i % 2 else "<d/>"
+        )
+        for i in range(count)
+    ]
+    with gateway.db.transaction() as db:
+        INSERT_EVENT.insert(db.connection(), rows)
+    with gateway.db.transaction() as db:
+        stored = db.scalars(
+            select(Event).where(Event.kind == "test.prepared").order_by(Event.id)
+        ).all()
+    assert [(e.message, e.data, e.document) for e in stored] == [
+        (f"row {i}", {"i": i, "text": "50% off"}, None if i % 2 else "<d/>") for i in range(count)
+    ]
 
 
 def test_a_returning_insert_gives_the_new_id(gateway, demo):

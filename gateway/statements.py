@@ -20,8 +20,11 @@ from sqlalchemy import Connection, Executable
 def announce(conn: Connection, cursor, sql: str, params, many: bool) -> None:
     """What ``execute`` tells ``before_cursor_execute`` listeners, for a driver call."""
     if conn._has_events or conn.engine._has_events:
-        # Listeners still see every statement (tests and benchmarks count them).
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, many)
+        # Listeners still see every statement (tests and benchmarks count them). The
+        # engine always has some (``after_execute``, gateway/cache.py), rarely this one.
+        listeners = conn.dispatch.before_cursor_execute
+        if listeners:
+            listeners(conn, cursor, sql, params, None, many)
 
 
 # psycopg runs ``executemany`` in pipeline mode, whose setup and sync cost more than the

@@ -41,6 +41,7 @@ from gateway.models import (
     PunchoutSession,
 )
 from gateway.sessions.events import record
+from gateway.statements import Prepared
 from provisioning.roles import permissions
 
 POLICIES = ("accept_and_flag", "reject")
@@ -581,6 +582,7 @@ def _line_row(line_in: OrderLineIn, effective_price: Decimal | None) -> dict:
     }
 
 
+_INSERT_LINES = Prepared(insert(OrderLine.__table__))
 # Columns that are NULL unless given (no default).
 _OPTIONAL_COLUMNS = [
     c.key
@@ -608,7 +610,7 @@ def _insert_lines(db: Session, order_pk: int, lines: list[dict]) -> None:
         for key in absent:
             del line[key]
     check_rows(OrderLine, lines)
-    db.connection().execute(insert(OrderLine.__table__), lines)
+    _INSERT_LINES.insert_all(db.connection(), lines)
 
 
 def _line_details(line_in: OrderLineIn, effective_price: Decimal | None) -> dict:

@@ -127,6 +127,45 @@ class Prepared:
         found = self._run(conn, rows, fetch=self._returns)
         return found[0] if found is not None else None
 
+    def insert_all(self, conn: Connection, rows: Sequence[dict]) -> None:
+        """Insert many rows (all with the same keys) in bulk; nothing is returned.
+
+        PostgreSQL: one COPY. ``executemany`` there runs the INSERT once per row on
+        the server (psycopg pipelines the rows, but each is still a statement to
+        execute): about 0.06 ms a row, 600 ms for a 10,000-line order. The values
+        are the ones the INSERT would bind (same processors), dumped by psycopg's
+        own adapters. Elsewhere the INSERT with ``executemany``.
+        """
+        if conn.dialect.name != "postgresql" or self._returns:
+            self._run(conn, rows, fetch=False)
+            return
+        sql, binds, _, _, fixed, _ = self._compile(conn.dialect, tuple(rows[0]))
+        copy = self._copy_sql(conn.dialect, tuple(name for name, _ in binds))
+        if fixed:
+            rows = [{**fixed, **row} for row in rows]
+        params = [self._params(binds, True, row) for row in rows]
+        cursor = conn.connection.dbapi_connection.cursor()
+        announce(conn, cursor, copy, params, True)
+        try:
+            with cursor.copy(copy) as loading:
+                for values in params:
+                    loading.write_row(values)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            conn._handle_dbapi_exception(exc, copy, params, cursor, None)
+            raise  # not reached: the call above raises SQLAlchemy's wrapper
+        finally:
+            cursor.close()
+
+    def _copy_sql(self, dialect, names: tuple[str, ...]) -> str:
+        found = self._compiled.get((dialect, "copy", names))
+        if found is None:
+            table = self.statement.table
+            quote = dialect.identifier_preparer
+            columns = ", ".join(quote.format_column(table.c[name]) for name in names)
+            found = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
+            self._compiled[(dialect, "copy", names)] = found
+        return found
+
     def first(self, conn: Connection, params: dict | None = None) -> tuple | None:
         """The first row of a SELECT, its values converted as SQLAlchemy would, or None."""
         return self._run(conn, [params or {}], fetch=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -276,3 +277,18 @@ def test_no_half_stored_order_on_refusal(client, demo):
 
 def test_order_request_builder_still_works(client, demo):
     assert post(client, order_request([{"sku": "NW-1001", "qty": "1", "price": "12.90"}]))[0] == 200
+
+
+def test_taking_an_order_leaves_the_garbage_collector_as_it_found_it(client, demo):
+    # Collection pauses while an order is taken; accepted or refused, it runs again after.
+    assert gc.isenabled()
+    assert post(client, order(item("1"), order_id="PO-GC-1"))[0] == 200
+    assert gc.isenabled()
+    assert post(client, order(item("1", "many"), order_id="PO-GC-2"))[0] == 406
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert post(client, order(item("1"), order_id="PO-GC-3"))[0] == 200
+        assert not gc.isenabled()  # a caller's own pause is the caller's to end
+    finally:
+        gc.enable()

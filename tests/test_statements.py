@@ -117,3 +117,57 @@ def test_amounts_come_back_as_decimals(gateway, demo):
         price, sku = read.first(db.connection())
         expected = db.scalar(select(Product.unit_price).where(Product.sku == "NW-1001"))
     assert sku == "NW-1001" and isinstance(price, Decimal) and price == expected
+
+
+def test_a_bulk_insert_stores_what_one_insert_per_row_stores(gateway, demo):
+    # PostgreSQL loads the rows with COPY: the values must arrive as the INSERT binds them.
+    from decimal import Decimal
+
+    from gateway.models import Order, OrderLine
+
+    lines = Prepared(insert(OrderLine.__table__))
+    with gateway.db.transaction() as db:
+        orders = [
+            Order(buyer_id="acme", order_id=f"PO-{n}", payload_id=f"p{n}", body_sha256="-")
+            for n in (1, 2)
+        ]
+        db.add_all(orders)
+        db.flush()
+        rows = [
+            {
+                "order_pk": orders[0].id,
+                "line_number": 1 + i,
+                "sku": "NW-1001",
+                "aux_id": None if i else "tab\there, new\nline, back\\slash, quote\" 'ä'",
+                "quantity": Decimal("12.5000") if i else Decimal("-0"),
+                "unit_price": None if i else Decimal("0.0001"),
+                "currency": "USD",
+                "description": "\\N" if i else "",
+                "details": {"extrinsics": {"a\tb": "c\\nd"}, "n": [1, None, "é"]} if i else {},
+            }
+            for i in range(3)
+        ]
+        lines.insert_all(db.connection(), rows)
+        one_by_one = [{**row, "order_pk": orders[1].id} for row in rows]
+        for row in one_by_one:
+            lines.insert(db.connection(), [row])
+    columns = [c for c in OrderLine.__table__.columns if c.key not in ("id", "order_pk")]
+    with gateway.db.transaction() as db:
+        stored = [
+            db.execute(
+                select(*columns).where(OrderLine.order_pk == order.id).order_by(OrderLine.id)
+            ).all()
+            for order in orders
+        ]
+    assert len(stored[0]) == 3
+    assert stored[0] == stored[1]
+    assert stored[0][0].aux_id == rows[0]["aux_id"] and stored[0][2].description == "\\N"
+    assert stored[0][1].details == rows[1]["details"]
+
+
+def test_a_refused_row_of_a_bulk_insert_raises_sqlalchemys_exception(gateway):
+    from gateway.models import OrderLine
+
+    row = {"order_pk": 999999, "line_number": 1, "sku": "X", "quantity": 1, "details": {}}
+    with pytest.raises(IntegrityError), gateway.db.transaction() as db:
+        Prepared(insert(OrderLine.__table__)).insert_all(db.connection(), [row, row])

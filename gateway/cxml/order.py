@@ -45,7 +45,9 @@ class PriceBasis:
         }
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each of its 19 fields through object.__setattr__,
+# about a fifth of the cost of reading a line. Nothing changes a line once it is read.
+@dataclass(slots=True)
 class OrderLineIn:
     line_number: int
     quantity: Decimal

@@ -25,6 +25,10 @@ MAX_VERSION = INT_MAX
 MAX_ORDER_ID = 100  # orders.order_id
 MAX_STATUS_TEXT = 1000  # characters of problems in a Status text attribute
 _DIGITS = re.compile(r"^\d{1,10}$")
+# A number every check of ``decimal`` but the range and sign ones passes: finite, not
+# negative, at most MAX_DECIMALS places, far below 10 ** 30. Nearly every quantity and
+# price a document holds; it skips the checks' calls (20,000 on a 10,000-line order).
+_PLAIN_NUMBER = re.compile(rf"[0-9]{{1,20}}(?:\.[0-9]{{1,{MAX_DECIMALS}}})?")
 _EXPIRY = re.compile(r"^(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[T ].*)?$")
 _EXPIRY_SLASHED = re.compile(r"^(\d{1,2})/(\d{2}|\d{4})$")  # MM/YY as printed on cards
 
@@ -77,6 +81,11 @@ def decimal(
 ) -> Decimal | None:
     """A finite decimal within ±maximum, or None after recording why not."""
     value = (raw or "").strip()
+    if _PLAIN_NUMBER.fullmatch(value):
+        number = Decimal(value)
+        if number <= maximum and (number > 0 or not positive):
+            return number
+        # Out of range: the checks below name the problem.
     if not value:
         problems.add(f"{where} is missing")
         return None

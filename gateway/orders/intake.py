@@ -7,10 +7,12 @@ it commits.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import partial
 from operator import is_not, itemgetter
@@ -41,6 +43,7 @@ from gateway.models import (
     PunchoutSession,
 )
 from gateway.sessions.events import record
+from gateway.statements import Prepared
 from provisioning.roles import permissions
 
 POLICIES = ("accept_and_flag", "reject")
@@ -382,6 +385,26 @@ def marketplace_payload(
     }
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while an order is taken.
+
+    A large order allocates a few hundred thousand containers (lines, their
+    dicts, the payload) that all live until the request ends, and CPython's
+    collector runs after every 700 of them: a 10,000-line order spent about
+    150 ms in collections that found nothing to free. What the order leaves
+    behind is freed by reference counting; cycles wait for the next collection.
+    """
+    if not gc.isenabled():  # already paused (another thread's order, a caller)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def take_order(
     db: Session,
     *,
@@ -397,6 +420,11 @@ def take_order(
     version), then whether the order is a repeat or refers to an order known
     here, then the lines (every problem at once), then attachments and policies.
     """
+    with _collector_paused():
+        return _take_order(db, buyer, envelope, raw, parts, max_lines)
+
+
+def _take_order(db: Session, buyer, envelope, raw: bytes, parts: list[Part], max_lines: int):
     header_problems = Problems()
     head = parse_order_header(envelope.body, header_problems)
     if header_problems:
@@ -581,6 +609,7 @@ def _line_row(line_in: OrderLineIn, effective_price: Decimal | None) -> dict:
     }
 
 
+_INSERT_LINES = Prepared(insert(OrderLine.__table__))
 # Columns that are NULL unless given (no default).
 _OPTIONAL_COLUMNS = [
     c.key
@@ -608,7 +637,7 @@ def _insert_lines(db: Session, order_pk: int, lines: list[dict]) -> None:
         for key in absent:
             del line[key]
     check_rows(OrderLine, lines)
-    db.connection().execute(insert(OrderLine.__table__), lines)
+    _INSERT_LINES.insert_all(db.connection(), lines)
 
 
 def _line_details(line_in: OrderLineIn, effective_price: Decimal | None) -> dict:

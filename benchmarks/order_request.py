@@ -26,6 +26,7 @@ from gateway.migrate import upgrade
 from gateway.models import Order, OrderLine
 from gateway.punchout import cxml as inbound
 from gateway.state import Gateway
+from gateway.statements import Prepared
 from provisioning.buyers import load_buyers
 
 sys.path.insert(0, str(ROOT))
@@ -67,8 +68,12 @@ def floor(gateway: Gateway, raw: bytes, order_pk: int) -> float:
         for i, item in enumerate(root.iter("ItemOut"), start=1)
     ]
     with gateway.db.transaction() as db:
-        db.execute(insert(OrderLine), rows)
+        # The fastest bulk insert the driver has (PostgreSQL: COPY), as the gateway uses.
+        _BULK_LINES.insert_all(db.connection(), rows)
     return time.perf_counter() - started
+
+
+_BULK_LINES = Prepared(insert(OrderLine.__table__))
 
 
 def main() -> None:

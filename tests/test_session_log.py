@@ -171,3 +171,15 @@ def test_every_fixture_in_every_encoding_and_transport_stores_no_secret(client, 
     for row in stored:
         flat = row.replace("\x00", "")
         assert not any(secret in flat for secret in secrets_sent), row[:300]
+
+
+def test_storable_replaces_nul_at_any_depth_and_keeps_clean_values():
+    from gateway.sessions.events import storable
+
+    dirty = {"a\x00": [("x\x00y", 1), {"k": "v\x00"}], "clean": ["\\x00 typed", 2.5, None]}
+    assert storable(dirty) == {
+        "a\ufffd": [["x\ufffdy", 1], {"k": "v\ufffd"}],
+        "clean": ["\\x00 typed", 2.5, None],
+    }
+    clean = {"nested": [{"deep": ["ä", 1, None]}], "n": 2}
+    assert storable(clean) == clean

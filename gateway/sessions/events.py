@@ -188,6 +188,9 @@ def storable(value):
     """
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    # repr shows a NUL anywhere inside as \x00, in C: only then walk the value.
+    if isinstance(value, dict | list | tuple) and "\\x00" not in repr(value):
+        return value
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

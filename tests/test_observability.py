@@ -205,6 +205,10 @@ def test_query_redaction_covers_oci_aliases_tokens_and_configured_fields():
     cleaned = redact_query(query, {"KENNWORT"})
     assert all(f"={v}" not in cleaned for v in ("p1", "p2", "p3", "tok", "p4"))
     assert "USERNAME=u" in cleaned and "HOOK_URL=h" in cleaned
+    # Names are matched decoded; a value that decodes to a credential pair is blanked too.
+    cleaned = redact_query("PASS%57ORD=p5&%7Epassword=p6&q=x%26pwd%3Dp7&t=a%3Db&HOOK_URL=h%2Fi")
+    assert all(v not in cleaned for v in ("p5", "p6", "p7"))
+    assert "t=a%3Db" in cleaned and "HOOK_URL=h%2Fi" in cleaned
 
 
 def test_credentials_are_blanked_in_the_environ_the_server_logs_from(app, demo, tmp_path):

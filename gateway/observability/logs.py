@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import re
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -34,16 +34,26 @@ def redact_text(text: str) -> str:
 
 
 def redact_query(query: str, secret_names: frozenset[str] | set[str] = frozenset()) -> str:
-    """The query string with the value of every credential parameter replaced."""
+    """The query string with the value of every credential parameter replaced.
+
+    Only the names are decoded; the other values stay as sent (decoding and encoding
+    them all again was most of an OCI call's log line).
+    """
     if not query:
         return query
-    names = SECRET_PARAMETERS | {n.casefold() for n in secret_names}
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not pairs:
-        return redact_text(query)
-    cleaned = [(k, REDACTED if k.casefold() in names else v) for k, v in pairs]
-    # A value that only looks like "x&PASSWORD=..." once decoded is caught here.
-    return redact_text(urlencode(cleaned, safe="[]~"))
+    names = SECRET_PARAMETERS | {n.casefold() for n in secret_names} if secret_names else None
+    parts = query.split("&")
+    for i, part in enumerate(parts):
+        name, eq, value = part.partition("=")
+        if not eq:
+            continue
+        if unquote_plus(name).casefold() in (names or SECRET_PARAMETERS) or (
+            # A value that holds "PASSWORD=..." once decoded.
+            "%3d" in value.lower() and _SECRET_PAIR.search(unquote_plus(value))
+        ):
+            parts[i] = f"{name}={REDACTED}"
+    # Free text can still look like a credential (a value holding "PASSWORD=...").
+    return redact_text("&".join(parts))
 
 
 def redact_path(path: str) -> str:

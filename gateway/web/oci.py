@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 
 from gateway.punchout import oci as oci_inbound
 from gateway.support import requests as request_log
@@ -28,4 +28,6 @@ def catalog_call(buyer_id: str):
         return render_template(
             "transfer.html", form=outcome.form, buyer={"name": outcome.buyer_name}
         )
-    return redirect(url_for(outcome.endpoint, session=outcome.token, **outcome.args))
+    # A browser follows the Location: no "Redirecting..." page to build and escape.
+    location = url_for(outcome.endpoint, session=outcome.token, **outcome.args)
+    return Response(status=302, headers={"Location": location})

@@ -6,8 +6,8 @@ session log, see the id without it being passed along.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
@@ -35,7 +35,8 @@ def accept_request_id(header: str | None) -> str:
     """The caller's X-Request-Id when it is valid, a new one otherwise."""
     if header and _VALID_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    # 128 random bits in hex, as uuid4().hex gives, without building a UUID object.
+    return os.urandom(16).hex()
 
 
 def begin(request_id_: str) -> Token:

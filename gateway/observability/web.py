@@ -27,7 +27,7 @@ def install(app: Flask) -> None:
 
 
 def _begin() -> None:
-    g.request_id = context.accept_request_id(request.headers.get(HEADER))
+    g.request_id = context.accept_request_id(request.environ.get("HTTP_X_REQUEST_ID"))
     g.observability_token = context.begin(g.request_id)
     g.started = time.perf_counter()
 

@@ -50,7 +50,8 @@ def _values_sql(sql: str, rows: int) -> str:
 
 
 class Prepared:
-    """An INSERT or a one-row SELECT, compiled per dialect and set of columns on first use."""
+    """A statement (an INSERT or SELECT most often), compiled per dialect and set of
+    columns on first use."""
 
     def __init__(self, statement: Executable):
         self.statement = statement
@@ -77,10 +78,12 @@ class Prepared:
 
     @staticmethod
     def _processors(dialect, types, description) -> tuple:
-        return tuple(
+        """(column index, processor) of the columns that have one."""
+        found = (
             kind._cached_result_processor(dialect, column[1])
             for kind, column in zip(types, description, strict=True)
         )
+        return tuple((at, proc) for at, proc in enumerate(found) if proc is not None)
 
     @staticmethod
     def _params(binds, positional: bool, row: dict):
@@ -88,7 +91,7 @@ class Prepared:
             return [proc(row[name]) if proc else row[name] for name, proc in binds]
         return {name: proc(row[name]) if proc else row[name] for name, proc in binds}
 
-    def _run(self, conn: Connection, rows: Sequence[dict], fetch: bool):
+    def _run(self, conn: Connection, rows: Sequence[dict], fetch: bool, every: bool = False):
         compiled = self._compile(conn.dialect, tuple(rows[0]))
         sql, binds, positional, types, fixed, results = compiled
         if fixed:
@@ -113,12 +116,22 @@ class Prepared:
             cursor.execute(sql, params[0])
             if not fetch:
                 return None
-            row = cursor.fetchone()
-            if row is None:
-                return None
+            if every:
+                found = cursor.fetchall()
+            else:
+                row = cursor.fetchone()
+                found = [] if row is None else [row]
+            if not found:
+                return [] if every else None
             if results is None:
                 results = compiled[5] = self._processors(conn.dialect, types, cursor.description)
-            return tuple(proc(v) if proc else v for proc, v in zip(results, row, strict=True))
+            if results:
+                found = [list(row) for row in found]
+                for row in found:
+                    for at, proc in results:
+                        row[at] = proc(row[at])
+            found = [tuple(row) for row in found]
+            return found if every else found[0]
         except conn.dialect.loaded_dbapi.Error as exc:
             conn._handle_dbapi_exception(exc, sql, params, cursor, None)
             raise  # not reached: the call above raises SQLAlchemy's wrapper
@@ -169,6 +182,14 @@ class Prepared:
             self._compiled[(dialect, "copy", names)] = found
         return found
 
+    def run(self, conn: Connection, params: dict) -> None:
+        """An UPDATE or DELETE (or an INSERT of one row) whose result nobody reads."""
+        self._run(conn, [params], fetch=False)
+
     def first(self, conn: Connection, params: dict | None = None) -> tuple | None:
         """The first row of a SELECT, its values converted as SQLAlchemy would, or None."""
         return self._run(conn, [params or {}], fetch=True)
+
+    def all(self, conn: Connection, params: dict | None = None) -> list[tuple]:
+        """Every row of a SELECT, converted as ``first`` converts one."""
+        return self._run(conn, [params or {}], fetch=True, every=True)

@@ -171,3 +171,38 @@ def test_a_refused_row_of_a_bulk_insert_raises_sqlalchemys_exception(gateway):
     row = {"order_pk": 999999, "line_number": 1, "sku": "X", "quantity": 1, "details": {}}
     with pytest.raises(IntegrityError), gateway.db.transaction() as db:
         Prepared(insert(OrderLine.__table__)).insert_all(db.connection(), [row, row])
+
+
+def test_every_row_comes_back_converted(gateway, demo):
+    from decimal import Decimal
+
+    from gateway.models import Product
+
+    statement = select(Product.sku, Product.unit_price).order_by(Product.sku).limit(3)
+    read = Prepared(statement)
+    none = Prepared(statement.where(Product.sku == "no such product"))
+    with gateway.db.transaction() as db:
+        found = read.all(db.connection())
+        expected = [tuple(row) for row in db.execute(statement)]
+        assert none.all(db.connection()) == []
+    assert len(found) == 3 and found == expected
+    assert all(isinstance(price, Decimal) for _, price in found)
+
+
+def test_an_update_runs_with_the_columns_types(gateway, demo):
+    from decimal import Decimal
+
+    from sqlalchemy import bindparam, update
+
+    from gateway.models import Product
+
+    table = Product.__table__
+    change = Prepared(
+        update(table).where(table.c.sku == bindparam("key")).values(unit_price=bindparam("price"))
+    )
+    with gateway.db.transaction() as db:
+        change.run(db.connection(), {"key": "NW-1001", "price": Decimal("13.5")})
+    with gateway.db.transaction() as db:
+        assert db.scalar(select(Product.unit_price).where(Product.sku == "NW-1001")) == Decimal(
+            "13.5"
+        )

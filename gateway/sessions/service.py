@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -466,13 +467,17 @@ _CART = (
     .where(_LINES.c.session_id == bindparam("session_id"))
     .order_by(_LINES.c.position)
 )
+_CART_ROWS = Prepared(_CART)
+# Rows of the cart as tuples with attribute access: SQLAlchemy's result rows cost more to
+# make than the statement to run here.
+_CartRow = namedtuple("_CartRow", [c.key for c in _CART.selected_columns])
 _INSERT_LINE = Prepared(insert(_LINES).returning(_LINES.c.id))
-_SET_LINE_QUANTITY = (
+_SET_LINE_QUANTITY = Prepared(
     update(_LINES)
     .where(_LINES.c.id == bindparam("line_id"))
     .values(quantity=bindparam("new_quantity"))
 )
-_DELETE_LINE = delete(_LINES).where(_LINES.c.id == bindparam("line_id"))
+_DELETE_LINE = Prepared(delete(_LINES).where(_LINES.c.id == bindparam("line_id")))
 
 
 @dataclass(frozen=True)
@@ -487,7 +492,9 @@ class _Rules:
 
 def _cart_rows(db: Session, session_id: int) -> list:
     db.flush()  # what an ORM query's autoflush would do: lines added through the ORM
-    return list(db.connection().execute(_CART, {"session_id": session_id}))
+    return [
+        _CartRow._make(row) for row in _CART_ROWS.all(db.connection(), {"session_id": session_id})
+    ]
 
 
 _PRODUCT_KEYS = (*(c.key for c in _PRODUCTS.c), "contract_price")
@@ -610,7 +617,7 @@ def set_quantity(
         if problem:
             raise SessionError(problem)
     if new == 0:
-        conn.execute(_DELETE_LINE, {"line_id": line.id})
+        _DELETE_LINE.run(conn, {"line_id": line.id})
         _line_written(db, session, line.id, deleted=True)
         lines = [li for li in lines if li is not line]
         if log:
@@ -624,13 +631,10 @@ def set_quantity(
             )
     else:
         check_rows(CartLine, [{"quantity": new}])
-        conn.execute(_SET_LINE_QUANTITY, {"line_id": line.id, "new_quantity": new})
+        _SET_LINE_QUANTITY.run(conn, {"line_id": line.id, "new_quantity": new})
         _line_written(db, session, line.id, deleted=False)
         # Rows are read-only: the changed line alone is copied with its new quantity.
-        lines = [
-            SimpleNamespace(**{**li._mapping, "quantity": new}) if li is line else li
-            for li in lines
-        ]
+        lines = [li._replace(quantity=new) if li is line else li for li in lines]
         if log:
             record(
                 db,

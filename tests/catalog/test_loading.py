@@ -377,7 +377,12 @@ def test_cli_load_leaves_the_postgresql_planner_current(demo, gateway, settings,
         rows = conn.exec_driver_sql(
             "SELECT reltuples FROM pg_class WHERE oid = 'products'::regclass"
         ).scalar()
+        # The search index's pending list was merged: no page of it left to clean.
+        pending = conn.exec_driver_sql(
+            "SELECT gin_clean_pending_list('ix_products_search_vector')"
+        ).scalar()
     assert rows >= 31
+    assert pending == 0
 
 
 def test_cli_search_at_the_buyers_prices(demo, settings, monkeypatch):

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,8 @@ CHECKPOINT_EVERY = 1.0  # seconds
 
 
 _held = threading.local()  # whether this thread holds the writer lock
+# Set while ``Database.reading`` begins its transaction: a plain (deferred) BEGIN.
+_reading: ContextVar[bool] = ContextVar("punchgate_reading", default=False)
 
 
 class _QueuedConnection(sqlite3.Connection):
@@ -132,6 +135,13 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             # IMMEDIATE takes the write lock up front: two writers never
             # deadlock upgrading a read lock; they queue on the writer lock.
             dbapi = conn.connection.dbapi_connection
+            if _reading.get():
+                announce(conn, None, "BEGIN", (), False)
+                try:
+                    dbapi.execute("BEGIN")
+                except sqlite3.Error as exc:
+                    conn._handle_dbapi_exception(exc, "BEGIN", (), None, None)
+                return
             queued = isinstance(dbapi, _QueuedConnection)
             if queued:
                 dbapi.queue()
@@ -206,6 +216,35 @@ class Database:
         """
         with (self.sessionmaker if durable else self._relaxed).begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that reads, and at most records session-log events.
+
+        SQLite: a deferred transaction, which takes no write lock and does not queue
+        behind the writers: storefront pages of several workers read side by side
+        instead of one after the other. The events it records are written after it,
+        in a short write transaction of their own (``durable=False``). Anything else it
+        writes fails when another process wrote since it began: never write in one.
+        PostgreSQL: ``transaction(durable=False)``, events included.
+        """
+        if self.relaxed_engine is not self.engine:
+            with self.transaction(durable=False) as session:
+                yield session
+            return
+        from gateway.sessions import events
+
+        with self.sessionmaker.begin() as session:
+            token = _reading.set(True)
+            try:
+                session.connection()  # BEGIN now, while the flag says how
+            finally:
+                _reading.reset(token)
+            yield session
+            pending = events.take_pending(session)
+        if pending:
+            with self.transaction(durable=False) as session:
+                events.put_pending(session, pending)
 
     @property
     def engines(self) -> tuple[Engine, ...]:

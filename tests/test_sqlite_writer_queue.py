@@ -110,3 +110,38 @@ def test_without_a_lock_file_writes_still_work(database_url, tmp_path):
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM t")).scalar() == 1
     db.dispose()
+
+
+def test_a_reading_unit_of_work_reads_beside_a_writer_and_writes_its_events_after(
+    sqlite_db, tmp_path
+):
+    from gateway.models import Base
+    from gateway.sessions.events import record
+
+    Base.metadata.create_all(sqlite_db.engine)
+    lock = str(tmp_path / "queue.db.writer")
+    seen = {}
+    read_done = threading.Event()
+
+    def read():
+        with sqlite_db.reading() as db:
+            seen["busy"] = _writer_busy(lock)
+            seen["n"] = db.execute(text("SELECT n FROM counter")).scalar()
+            record(db, "test.read", "a page was read")
+            read_done.set()
+        # Here its event is written: that waits for the writer, as any write does.
+
+    with sqlite_db.transaction() as writer:
+        writer.execute(text("UPDATE counter SET n = 41"))
+        reader = threading.Thread(target=read)
+        reader.start()
+        # A deadlock guard, not a timing: a reader that queued would wait for this block.
+        read_inside = read_done.wait(10)
+    reader.join(10)
+    assert read_inside and not reader.is_alive()
+    # It read beside the uncommitted write (the last committed value), the writer's
+    # lock held all along.
+    assert seen == {"busy": True, "n": 0}
+    with sqlite_db.transaction() as db:
+        kinds = db.execute(text("SELECT kind FROM events")).scalars().all()
+    assert kinds == ["test.read"]

@@ -181,6 +181,16 @@ def record(
     )
 
 
+def take_pending(db: Session) -> list[dict]:
+    """The events recorded in ``db`` and not written yet, taken out of it."""
+    return db.info.pop(_PENDING, None) or []
+
+
+def put_pending(db: Session, rows: list[dict]) -> None:
+    """Events taken from another unit of work, to be written with this one."""
+    db.info.setdefault(_PENDING, []).extend(rows)
+
+
 def storable(value):
     """``value`` with NUL characters shown as U+FFFD: PostgreSQL text cannot hold NUL.
 

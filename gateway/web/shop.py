@@ -46,9 +46,10 @@ def qty_filter(value) -> str:
 
 
 def _page(template: str, db, session, token: str, *, perms=None, **context):
-    """The page, to render once the transaction is over: on SQLite a storefront request
-    holds the database's write lock from its first statement to its commit, and
-    rendering inside it kept the other workers waiting for as long as the page took."""
+    """The page, to render once the transaction is over: on SQLite a request that writes
+    (the cart page, a cart change) holds the database's write lock from its first
+    statement to its commit, and rendering inside it kept the other workers waiting for
+    as long as the page took. Browsing and search only read (``Database.reading``)."""
     if perms is None:
         perms = sessions.permissions_of(session)
     if template == "shop/cart.html":
@@ -129,7 +130,8 @@ def index():
     if page > MAX_PAGE:
         abort(400, f"page must be between 1 and {MAX_PAGE}")
     try:
-        with gateway.db.transaction() as db:
+        # Reads only (a search's event is written after it): see Database.reading.
+        with gateway.db.reading() as db:
             session = punchout_session(db, token)
             perms = sessions.permissions_of(session)
             found = catalog.search(
@@ -187,7 +189,7 @@ def product(sku: str):
     gateway = current_gateway()
     token = session_token()
     try:
-        with gateway.db.transaction() as db:
+        with gateway.db.reading() as db:
             session = punchout_session(db, token)
             found = catalog.product_for(db, session.buyer_id, sku)
             if found is not None and not sessions.permissions_of(session).sees(

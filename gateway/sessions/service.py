@@ -499,19 +499,22 @@ def _cart_rows(db: Session, session_id: int) -> list:
 
 _PRODUCT_KEYS = (*(c.key for c in _PRODUCTS.c), "contract_price")
 # The product and this buyer's contract price in one row (``product_for`` takes two
-# statements and an ORM object). Not Prepared: psycopg's NUMERIC result processing needs
-# the column's type code from the cursor, which Prepared does not pass.
-_PRICED_PRODUCT = select(
-    *_PRODUCTS.c,
-    select(ContractPrice.price)
-    .where(ContractPrice.buyer_id == bindparam("buyer_id"), ContractPrice.sku == bindparam("sku"))
-    .scalar_subquery(),
-).where(_PRODUCTS.c.sku == bindparam("sku"))
+# statements and an ORM object).
+_PRICED_PRODUCT = Prepared(
+    select(
+        *_PRODUCTS.c,
+        select(ContractPrice.price)
+        .where(
+            ContractPrice.buyer_id == bindparam("buyer_id"), ContractPrice.sku == bindparam("sku")
+        )
+        .scalar_subquery(),
+    ).where(_PRODUCTS.c.sku == bindparam("sku"))
+)
 
 
 def _priced_product(db: Session, buyer_id: str, sku: str) -> PricedProduct | None:
     """``product_for`` as one statement: the live product with this buyer's price."""
-    row = db.connection().execute(_PRICED_PRODUCT, {"buyer_id": buyer_id, "sku": sku}).first()
+    row = _PRICED_PRODUCT.first(db.connection(), {"buyer_id": buyer_id, "sku": sku})
     if row is None:
         return None
     product = SimpleNamespace(**dict(zip(_PRODUCT_KEYS, row, strict=True)))

@@ -205,7 +205,7 @@ def resolve_user(
     if found is not None and found[0]["disabled_at"] is not None:
         raise UserRefused(
             f"user {identity.label} is disabled by the supplier for buyer {buyer.id!r}; "
-            "ask the supplier to re-enable this user"
+            "ask the supplier's support to re-enable this user"
         )
     roles = _map_roles(buyer, identity, decisions)
     now = utcnow()

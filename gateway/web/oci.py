@@ -30,4 +30,4 @@ def catalog_call(buyer_id: str):
         )
     # A browser follows the Location: no "Redirecting..." page to build and escape.
     location = url_for(outcome.endpoint, session=outcome.token, **outcome.args)
-    return Response(status=302, headers={"Location": location})
+    return Response(b"", status=302, headers={"Location": location})

@@ -134,26 +134,21 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         def _sqlite_begin(conn):
             # IMMEDIATE takes the write lock up front: two writers never
             # deadlock upgrading a read lock; they queue on the writer lock.
+            # ``Database.reading`` begins a plain (deferred) transaction, unqueued.
             dbapi = conn.connection.dbapi_connection
-            if _reading.get():
-                announce(conn, None, "BEGIN", (), False)
-                try:
-                    dbapi.execute("BEGIN")
-                except sqlite3.Error as exc:
-                    conn._handle_dbapi_exception(exc, "BEGIN", (), None, None)
-                return
-            queued = isinstance(dbapi, _QueuedConnection)
+            sql = "BEGIN" if _reading.get() else "BEGIN IMMEDIATE"
+            queued = sql == "BEGIN IMMEDIATE" and isinstance(dbapi, _QueuedConnection)
             if queued:
                 dbapi.queue()
             try:
                 # On the driver: exec_driver_sql costs a statement's worth of Python.
-                announce(conn, None, "BEGIN IMMEDIATE", (), False)
-                dbapi.execute("BEGIN IMMEDIATE")
+                announce(conn, None, sql, (), False)
+                dbapi.execute(sql)
             except BaseException as exc:
                 if queued:
                     dbapi._leave()
                 if isinstance(exc, sqlite3.Error):
-                    conn._handle_dbapi_exception(exc, "BEGIN IMMEDIATE", (), None, None)
+                    conn._handle_dbapi_exception(exc, sql, (), None, None)
                 raise
 
         return engine
@@ -249,14 +244,9 @@ class Database:
     @property
     def engines(self) -> tuple[Engine, ...]:
         """Every engine of this database (one on SQLite, two on PostgreSQL)."""
-        return (
-            (self.engine,)
-            if self.relaxed_engine is self.engine
-            else (
-                self.engine,
-                self.relaxed_engine,
-            )
-        )
+        if self.relaxed_engine is self.engine:
+            return (self.engine,)
+        return (self.engine, self.relaxed_engine)
 
     def start_checkpoints(self, every: float = CHECKPOINT_EVERY) -> threading.Event | None:
         """SQLite: copy the WAL into the database from a thread of this process.

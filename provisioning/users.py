@@ -78,11 +78,10 @@ GENERIC_PREFIX = "generic:"
 SEEN_PRECISION = timedelta(minutes=1)
 
 
-def _seen(user: User, now: datetime) -> None:
+def _seen_due(last_seen: datetime | None, now: datetime) -> bool:
     # Minute precision is all "last seen" needs, and it spares an UPDATE of the
     # user on every request of someone punching out repeatedly.
-    if user.last_seen_at is None or now - user.last_seen_at > SEEN_PRECISION:
-        user.last_seen_at = now
+    return last_seen is None or now - last_seen > SEEN_PRECISION
 
 
 def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decision]) -> User:
@@ -104,7 +103,9 @@ def _generic_user(db: Session, buyer: Buyer, login: str, decisions: list[Decisio
         db.flush()
         created = " (created)"
     else:
-        _seen(user, utcnow())
+        now = utcnow()
+        if _seen_due(user.last_seen_at, now):
+            user.last_seen_at = now
         created = ""
     decisions.append(
         Decision(
@@ -153,15 +154,15 @@ def _find(db: Session, lookup: Prepared, params: dict) -> tuple[dict, bool] | No
     return dict(zip(_USER_KEYS, found, strict=False)), bool(found[-1])
 
 
-def _store_changes(db: Session, row: dict, changes: dict) -> User:
-    """Write ``changes`` to the user of ``row`` and return that user as an ORM object."""
-    if changes:
-        check_rows(User, [changes])
-        db.connection().execute(update(_USERS).where(_USERS.c.id == row["id"]).values(changes))
-        row.update(changes)
+def _store_changes(db: Session, row: dict, updates: dict) -> User:
+    """Write ``updates`` (column values) to the user of ``row``; that user as an ORM object."""
+    if updates:
+        check_rows(User, [updates])
+        db.connection().execute(update(_USERS).where(_USERS.c.id == row["id"]).values(updates))
+        row.update(updates)
     user = attached(db, User, row)
     # Already in this unit of work (held before this call): bring it up to date.
-    for key, value in changes.items():
+    for key, value in updates.items():
         set_committed_value(user, key, value)
     return user
 
@@ -250,9 +251,7 @@ def resolve_user(
     if identity.roles and sorted(row["roles"]) != sorted(roles):
         changes["roles"] = [row["roles"], roles]
         updates["roles"] = roles
-    # Minute precision is all "last seen" needs, and it spares an UPDATE of the
-    # user on every request of someone punching out repeatedly.
-    if row["last_seen_at"] is None or now - row["last_seen_at"] > SEEN_PRECISION:
+    if _seen_due(row["last_seen_at"], now):
         updates["last_seen_at"] = now
     if updates:
         updates["updated_at"] = now

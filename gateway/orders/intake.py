@@ -305,34 +305,18 @@ def marketplace_payload(
         lines = [{key: getattr(line, key) for key in LINE_COLUMNS} for line in order.lines]
     if attachments is None:
         attachments = order.attachments
-    # Orders repeat a few prices and quantities over many lines: each is formatted once.
-    amounts: dict = {}
-    quantities: dict = {}
-
-    def amount(value):
-        if value is None:
-            return None
-        key = (value, value.is_signed())  # -0 and 0 are equal, but not written alike
-        found = amounts.get(key)
-        if found is None:
-            found = amounts[key] = money.amount(value)
-        return found
-
-    def quantity(value):
-        key = (value, value.is_signed())
-        found = quantities.get(key)
-        if found is None:
-            found = quantities[key] = money.quantity(value)
-        return found
 
     def line_payload(line: dict) -> dict:
         details = line["details"] or {}
+        price = line.get("unit_price")
         return {
             "line_number": line["line_number"],
             "sku": line["sku"],
             "line_id": line.get("aux_id"),
-            "quantity": quantity(line["quantity"]),
-            "unit_price": amount(line.get("unit_price")),
+            # Orders repeat a few prices and quantities over many lines: ``money`` keeps
+            # each one's text per process.
+            "quantity": money.quantity(line["quantity"]),
+            "unit_price": None if price is None else money.amount(price),
             "currency": line.get("currency"),
             "uom": line.get("uom"),
             "description": line["description"],

@@ -6,7 +6,7 @@ import sys
 from gateway import create_app
 from gateway.config import ConfigError
 from gateway.instance import DatabaseUnreachable, StartupRefused, check_startup
-from gateway.observability.gunicorn import MASTER_CHECKED
+from gateway.observability.gunicorn import MASTER_CHECKED, PRELOADED
 
 try:
     app = create_app()
@@ -26,5 +26,11 @@ except (ConfigError, StartupRefused) as exc:
     # gunicorn's "worker failed to boot": the master stops instead of retrying forever.
     sys.exit(3)
 
-# SQLite: WAL checkpoints from a thread of each worker, not inside a request's commit.
-app.extensions["punchgate"].db.start_checkpoints()
+# gunicorn.conf.py loads this module once in the master and forks the workers from it
+# (preload_app): no pooled connection may cross that fork, so the startup checks' go
+# back; each process connects on its first request.
+app.extensions["punchgate"].db.dispose()
+if not os.environ.get(PRELOADED):
+    # SQLite: WAL checkpoints from a thread of each worker, not inside a request's
+    # commit (a preloaded app's workers start theirs after the fork: post_fork).
+    app.extensions["punchgate"].db.start_checkpoints()

@@ -19,6 +19,8 @@ from gateway.observability.web import redact_environ
 # Set in the master once its startup checks passed: a worker then boots even while the
 # database is briefly unreachable (wsgi.py) instead of stopping the whole server.
 MASTER_CHECKED = "PUNCHGATE_STARTUP_CHECKED"
+# Set by gunicorn.conf.py when the master loads wsgi.py before forking (preload_app).
+PRELOADED = "PUNCHGATE_PRELOADED"
 
 
 def refuse(message: str) -> None:
@@ -49,6 +51,13 @@ def on_starting(server) -> None:
         # Workers must not inherit the master's pooled connections.
         gateway.db.dispose()
     os.environ[MASTER_CHECKED] = "1"  # inherited by every worker forked from here on
+
+
+def post_fork(server, worker) -> None:
+    """A preloaded app's worker: the threads of the master's import did not cross the fork."""
+    gateway = getattr(worker.app.wsgi(), "extensions", {}).get("punchgate")
+    if server.cfg.preload_app and gateway is not None:
+        gateway.db.start_checkpoints()
 
 
 def when_ready(server) -> None:

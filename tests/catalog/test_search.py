@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from gateway.catalog import search
@@ -152,6 +154,48 @@ def test_facets_sort_and_filters(shop):
     assert [i.product.sku for i in tools.items] == ["X-1", "T-100", "ABC123"]
     assert {(f.value, f.count) for f in tools.manufacturers} == {("Würth", 2), ("Stanley", 1)}
     assert dearest.total == 8 and dearest.items[0].product.sku == "S-1"
+
+
+def test_searched_words_facets_sorts_and_pages(shop, monkeypatch):
+    """A search with words: total, facets, every sort and filter, and the pages add up."""
+    with shop.db.transaction() as db:
+        found = search(db, "b1", "drill")
+        assert found.total == 2
+        assert [i.product.sku for i in found.items] == ["ABC123", "X-1"]  # in the description
+        assert [(f.value, f.count) for f in found.categories] == [("Tools", 2)]
+        assert [(f.value, f.count) for f in found.manufacturers] == [("Würth", 2)]
+
+        wide = search(db, "b1", "s", sort="price")  # six products, three categories
+        prices = [i.price for i in wide.items]
+        assert wide.total == 6 and prices == sorted(prices)
+        assert [i.price for i in search(db, "b1", "s", sort="-price").items] == prices[::-1]
+        # Filtering by a category counts the other categories still (to switch to them),
+        # and the manufacturers of that category only.
+        tools = search(db, "b1", "s", category="Tools", sort="-price")
+        assert [i.product.sku for i in tools.items] == ["ABC123", "T-100", "X-1"]
+        assert tools.total == 3
+        assert {(f.value, f.count) for f in tools.categories} == {
+            ("Tools", 3),
+            ("Safety", 2),
+            ("Electrical", 1),
+        }
+        assert {(f.value, f.count) for f in tools.manufacturers} == {("Würth", 2), ("Stanley", 1)}
+        by_maker = search(db, "b1", "s", manufacturer="Würth", sort="price")
+        assert [i.product.sku for i in by_maker.items] == ["X-1", "ABC123"]
+        assert {(f.value, f.count) for f in by_maker.categories} == {("Tools", 2)}
+        pages = [search(db, "b1", "s", limit=4, offset=n) for n in (0, 4, 8)]
+        assert [len(page.items) for page in pages] == [4, 2, 0]
+        assert [page.total for page in pages] == [6, 6, 6]
+        assert {i.product.sku for page in pages for i in page.items} == {
+            i.product.sku for i in wide.items
+        }
+
+        # Ranked: every word in the description ("Hinge for drill case ABC123") before
+        # a match across fields (SKU ABC123, "Drill bit set"). Past RANKED_MATCHES
+        # matches, plain description order.
+        assert [i.product.sku for i in search(db, "b1", "drill abc").items] == ["X-1", "ABC123"]
+        monkeypatch.setattr(importlib.import_module("gateway.catalog.search"), "RANKED_MATCHES", 1)
+        assert [i.product.sku for i in search(db, "b1", "drill abc").items] == ["ABC123", "X-1"]
 
 
 def test_role_restriction_applies(shop):

@@ -39,7 +39,8 @@ from benchmarks.setup_request import make_body, prepared
 
 # Filled before the client processes fork (closed_loop uses a fork pool).
 TOKENS: list[str] = []
-SKUS = [f"SKU-{i:07d}" for i in range(0, 2000, 100)]  # 20: each cart stays small
+# 20: each cart stays small (the floor answers a cart of as many lines, CART_LINES)
+SKUS = [f"SKU-{i:07d}" for i in range(0, 2000, 100)]
 
 
 def open_session(port: int) -> str:

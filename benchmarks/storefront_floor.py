@@ -33,6 +33,7 @@ for rule, endpoint in (("/transfer", "transfer"), ("/session", "get_session")):
     api.add_url_rule(rule, endpoint, lambda: "")
 
 TOKEN = "t" * 43
+CART_LINES = 20
 ITEMS = [
     SimpleNamespace(
         product=SimpleNamespace(
@@ -62,7 +63,8 @@ CART = {
             "uom": item.product.uom,
             "line_total": money.amount(item.price),
         }
-        for n, item in enumerate(ITEMS[:5], start=1)
+        # As many lines as the benchmark's carts reach: it adds 20 SKUs at random.
+        for n, item in enumerate(ITEMS[:CART_LINES], start=1)
     ],
     "total": "100.00",
     "currency": "EUR",

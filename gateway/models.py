@@ -339,12 +339,13 @@ class Event(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     document: Mapped[str | None] = mapped_column(Text)
     # The X-Request-Id of the HTTP request that wrote the event (None outside one):
-    # a buyer's ticket quoting it leads to these rows and to the matching log lines.
+    # a buyer's ticket quoting it leads, through the request log (indexed there), to
+    # these rows and to the matching log lines. Not indexed here: nothing looks events up
+    # by it, and a random key cost every event insert a page of its own (migration 0024).
     request_id: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         Index("ix_events_session", "session_id", "id"),
         Index("ix_events_buyer_at", "buyer_id", "at"),
-        Index("ix_events_request_id", "request_id"),
         # The buyer page's "last profile fixes and refusals": rare rows among millions of
         # events, so a partial index keeps the lookup a probe (and costs other inserts
         # nothing but the predicate).

@@ -178,7 +178,7 @@ def _match(db: Session, q: Query):
     ).bindparams(fts=expression)
 
 
-def _in_description(q: Query, terms=Product.description_terms):
+def _in_description(q: Query, terms):
     """Every typed word is a word (or word prefix) of the description."""
     return and_(
         *(
@@ -234,13 +234,15 @@ def search(
     where = base + by_category + by_manufacturer
 
     if q.groups and facets:
-        found_page = _one_pass(db, q, buyer_id, base, category, manufacturer, sort, limit, offset)
-        skus, counted = found_page
+        skus, counted = _one_pass(
+            db, q, buyer_id, base, category, manufacturer, sort, limit, offset
+        )
     else:
         counted = None
         # The page is ordered over keys only, then its products are read: sorting
         # thousands of matches with every column of each costs more than the search.
-        page = select(Product.sku).where(*where).order_by(*_order(db, q, Product, buyer_id, sort))
+        keys = _keys(db, q, Product, buyer_id, sort)
+        page = select(Product.sku).where(*where).order_by(_directed(keys[0], sort), *keys[1:])
         skus = list(db.scalars(page.limit(limit).offset(offset)))
     found = {}
     if skus:
@@ -277,15 +279,11 @@ FACET_VALUES = 30
 RANKED_MATCHES = 2_000
 
 
-def _order(db: Session, q: Query, rows, buyer_id: str, sort: str, ranked=True) -> list:
-    """A page's ORDER BY over ``rows`` (the products table or the matches): price, or
-    relevance (a part number typed exactly, then every word in the description, then the
-    rest) where ``ranked`` (a condition the statement may decide), then description, SKU."""
-    keys = _keys(db, q, rows, buyer_id, sort, ranked)
-    return [keys[0].desc(), *keys[1:]] if sort == "-price" else keys
-
-
 def _keys(db: Session, q: Query, rows, buyer_id: str, sort: str, ranked=True) -> list:
+    """A page's sort keys over ``rows`` (the products table or the matches): price, or
+    relevance (a part number typed exactly, then every word in the description, then the
+    rest) where ``ranked`` (True, or a condition the statement decides), then description
+    and SKU. The first key goes through ``_directed``."""
     ties = [rows.description, rows.sku]
     if sort in ("price", "-price"):
         contract = (
@@ -298,7 +296,7 @@ def _keys(db: Session, q: Query, rows, buyer_id: str, sort: str, ranked=True) ->
         if db.get_bind().dialect.name == "sqlite":
             price = cast(price, Float)
         return [price, *ties]
-    if not q.groups or ranked is False:
+    if not q.groups:
         return ties
     exact_part = (
         rows.part_keys.like(wildcards.like_pattern(f"* {q.part_key} *"))
@@ -309,6 +307,10 @@ def _keys(db: Session, q: Query, rows, buyer_id: str, sort: str, ranked=True) ->
     if ranked is not True:
         rank = case((ranked, rank), else_=2)
     return [rank, *ties]
+
+
+def _directed(key, sort: str):
+    return key.desc() if sort == "-price" else key
 
 
 def _one_pass(db: Session, q: Query, buyer_id, base, category, manufacturer, sort, limit, offset):
@@ -340,7 +342,8 @@ def _one_pass(db: Session, q: Query, buyer_id, base, category, manufacturer, sor
     )
     # Past RANKED_MATCHES matches, description order (decided in the statement).
     total = select(func.count()).select_from(matches).where(*narrowed).scalar_subquery()
-    k1 = _keys(db, q, m, buyer_id, sort, ranked=total <= RANKED_MATCHES)[0].label("k1")
+    keys = _keys(db, q, m, buyer_id, sort, ranked=total <= RANKED_MATCHES)
+    k1 = keys[0].label("k1")
     page = (
         select(
             literal_column("1").label("kind"),
@@ -352,7 +355,7 @@ def _one_pass(db: Session, q: Query, buyer_id, base, category, manufacturer, sor
             m.description.label("k2"),
         )
         .where(*narrowed)
-        .order_by(k1.desc() if sort == "-price" else k1, m.description, m.sku)
+        .order_by(_directed(k1, sort), *keys[1:])
         .limit(limit)
         .offset(offset)
         .subquery()
@@ -369,8 +372,9 @@ def _one_pass(db: Session, q: Query, buyer_id, base, category, manufacturer, sor
     both = union_all(grouped, select(page)).subquery()
     # A union keeps no order: the page's is restored from its keys (``a`` is the SKU).
     c = both.c
-    first = c.k1.desc() if sort == "-price" else c.k1
-    rows = db.execute(select(c.kind, c.a, c.b, c.n).order_by(c.kind, first, c.k2, c.a)).all()
+    rows = db.execute(
+        select(c.kind, c.a, c.b, c.n).order_by(c.kind, _directed(c.k1, sort), c.k2, c.a)
+    ).all()
     matrix = aggregates.Counts(None, 0.0, {(a, b): n for kind, a, b, n in rows if kind == 0})
     counted = (
         matrix.total(None, category, manufacturer),

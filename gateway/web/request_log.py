@@ -7,12 +7,11 @@ the response is built, and any failure to write it is logged and swallowed.
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 
 from flask import Flask, Response, request
 
 from gateway.models import Buyer
+from gateway.observability import context
 from gateway.observability.web import OCI_FIELDS_KEY
 from gateway.oci.call import oci_secret_fields
 from gateway.support import requests as request_log
@@ -27,18 +26,15 @@ _CHANNELS = (
     ("/api/v1/buyers/", "sync_api"),
     ("/api/v1/marketplace/", "marketplace"),
 )
-_USABLE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,100}")
 _NOTE_KEY = "punchgate.request_note"
 
 
 def request_id() -> str:
-    """This request's id: the caller's X-Request-Id when it is usable, else a new one.
-
-    The one place the request log takes its id from (issue 13 brings request ids to
-    every log line; this then calls theirs).
-    """
-    sent = request.headers.get("X-Request-Id", "")
-    return sent if _USABLE_ID.fullmatch(sent) else uuid.uuid4().hex
+    """This request's id: the one its answer's X-Request-Id header and its log lines and
+    session-log events carry, so an id a caller quotes finds the row."""
+    # Set by the observability hooks, which run first; the fallback is for an app
+    # built without them.
+    return context.request_id() or context.accept_request_id(request.headers.get("X-Request-Id"))
 
 
 def _channel(path: str) -> str | None:

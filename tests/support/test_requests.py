@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from gateway.models import InboundRequest, utcnow
+from gateway.models import Event, InboundRequest, utcnow
 from gateway.support import requests as request_log
 from tests.documents import ACME_SECRET, order_request, setup_request, status
 from tests.helpers import bearer, open_session
@@ -120,6 +120,21 @@ def test_a_failing_log_never_changes_the_answer(client, demo, monkeypatch, caplo
     assert r.status_code == 200 and status(r.data)[0] == 200
     assert "could not record POST /cxml in the request log" in caplog.text
     assert logged(demo) == []
+
+
+def test_the_id_an_answer_carries_finds_its_row_and_events(client, demo):
+    # A buyer's support quotes the X-Request-Id of the answer it got; its system sent
+    # none, or one too short to be kept. Row, events and header must name the same id.
+    for sent in ({}, {"X-Request-Id": "abc"}):
+        r = client.post("/cxml", data=setup_request(cookie=f"c-{len(sent)}"), headers=sent)
+        assert status(r.data)[0] == 200
+        quoted = r.headers["X-Request-Id"]
+        assert quoted != "abc"
+        row = logged(demo)[-1]
+        assert row.request_id == quoted
+        with demo.db.transaction() as db:
+            ids = set(db.scalars(select(Event.request_id).where(Event.session_id == row.session_id)))
+        assert ids == {quoted}
 
 
 def test_unusable_request_ids_are_replaced(client, demo):

@@ -1,0 +1,83 @@
+"""How close to the floor a punchout setup (or, with ``--oci``, an OCI call) can get on
+this stack at all.
+
+Three servers under the same gunicorn (2 workers), measured one after the other in the
+same run, closed loop: the floor (Flask + lxml parse, as ``setup_request``), the bound
+(``bound_app``: the floor plus the rows every setup must store, on the raw driver, no
+SQLAlchemy, no authentication or provisioning) and the gateway. The bound's share of the
+floor is the most any implementation of the work could reach on this stack and machine;
+the gateway's share of the bound is what is left to win in the gateway's own code. With
+``--oci`` the three answer ``oci_call``'s catalog call: the floor is its bare page.
+Usage: .venv/bin/python -m benchmarks.setup_bound [--seconds 10] [--database-url URL]
+[--rounds 1] [--oci]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+
+from benchmarks.common import closed_loop, free_port, get, post, start_gunicorn, stop
+from benchmarks.oci_call import floor_path, gateway_path
+from benchmarks.setup_request import make_body, prepared
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--rounds", type=int, default=1, help="floor-bound-gateway repeated")
+    parser.add_argument("--oci", action="store_true", help="an OCI catalog call, not a setup")
+    args = parser.parse_args()
+    if args.oci:
+        redirect = functools.partial(get, expect=302)
+        loads = {"floor": (floor_path, get), "bound": (gateway_path, redirect)}
+        loads["gateway"] = loads["bound"]
+        what = "OCI catalog call"
+    else:
+        loads = dict.fromkeys(("floor", "bound", "gateway"), (make_body, post))
+        what = "PunchOutSetupRequest"
+    database_url, env = prepared(args.database_url, "pg-bench-bound-")
+    apps = {
+        "floor": "benchmarks.floor_app:app",
+        "bound": "benchmarks.bound_app:app",
+        "gateway": "wsgi:app",
+    }
+    ports = {name: free_port() for name in apps}
+    procs = {name: start_gunicorn(app, ports[name], env) for name, app in apps.items()}
+    rates: dict[str, list[float]] = {name: [] for name in apps}
+    try:
+        for name in apps:  # warm-up: workers imported, pools open, the 1,000 users known
+            make, send = loads[name]
+            closed_loop(ports[name], make, args.clients, 2, send=send)
+        for _ in range(args.rounds):
+            for name in apps:
+                make, send = loads[name]
+                rps, _lat = closed_loop(ports[name], make, args.clients, args.seconds, send=send)
+                rates[name].append(rps)
+    finally:
+        for proc in procs.values():
+            stop(proc)
+    mean = {name: sum(values) / len(values) for name, values in rates.items()}
+    db = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    print(
+        f"{what}: floor, bound and gateway via gunicorn, 2 workers, {db}, "
+        f"{args.clients} clients, {args.rounds} x {args.seconds:.0f}s each"
+    )
+    labels = {
+        "floor": "bare Flask page" if args.oci else "Flask + lxml parse",
+        "bound": "floor + the rows, raw driver",
+        "gateway": "full call" if args.oci else "full setup",
+    }
+    for name, label in labels.items():
+        line = f"  {name + ' (' + label + '):':40} {mean[name]:8.1f} req/s"
+        if name != "floor":
+            line += f"  {mean[name] / mean['floor']:6.1%} of the floor"
+        if name == "gateway":
+            line += f", {mean['gateway'] / mean['bound']:6.1%} of the bound"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,8 @@ same run, closed loop: the floor (Flask + lxml parse, as ``setup_request``), the
 (``bound_app``: the floor plus the rows every setup must store, on the raw driver, no
 SQLAlchemy, no authentication or provisioning) and the gateway. The bound's share of the
 floor is the most any implementation of the work could reach on this stack and machine;
-the gateway's share of the bound is what is left to win in the gateway's own code. With
+the gateway's share of the bound is what is left to win in the gateway's own code. Then
+p50 and p99 of all three at half the gateway's maximum load, as ``setup_request``. With
 ``--oci`` the three answer ``oci_call``'s catalog call: the floor is its bare page.
 Usage: .venv/bin/python -m benchmarks.setup_bound [--seconds 10] [--database-url URL]
 [--rounds 1] [--oci]
@@ -17,7 +18,16 @@ from __future__ import annotations
 import argparse
 import functools
 
-from benchmarks.common import closed_loop, free_port, get, post, start_gunicorn, stop
+from benchmarks.common import (
+    closed_loop,
+    free_port,
+    get,
+    open_loop,
+    percentile,
+    post,
+    start_gunicorn,
+    stop,
+)
 from benchmarks.oci_call import floor_path, gateway_path
 from benchmarks.setup_request import make_body, prepared
 
@@ -56,6 +66,11 @@ def main() -> None:
                 make, send = loads[name]
                 rps, _lat = closed_loop(ports[name], make, args.clients, args.seconds, send=send)
                 rates[name].append(rps)
+        half = sum(rates["gateway"]) / len(rates["gateway"]) / 2
+        latencies = {}
+        if not args.oci:  # p99 at half the gateway's load (setup_request's latency target)
+            for name in apps:
+                latencies[name] = open_loop(ports[name], make_body, half, args.seconds)
     finally:
         for proc in procs.values():
             stop(proc)
@@ -77,6 +92,13 @@ def main() -> None:
         if name == "gateway":
             line += f", {mean['gateway'] / mean['bound']:6.1%} of the bound"
         print(line)
+    if latencies:
+        print(f"  at half the gateway's maximum load ({half:.0f} req/s):")
+        for name, values in latencies.items():
+            print(
+                f"    {name:8} p50 {percentile(values, 50) * 1000:6.2f} ms, "
+                f"p99 {percentile(values, 99) * 1000:6.2f} ms"
+            )
 
 
 if __name__ == "__main__":

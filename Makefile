@@ -36,6 +36,7 @@ lint: venv
 # The quick benchmark set on SQLite (under 5 minutes); benchmarks/README.md has the rest.
 bench: venv
 	$(BIN)/python -m benchmarks.setup_request --seconds 5
+	$(BIN)/python -m benchmarks.setup_bound --seconds 3
 	$(BIN)/python -m benchmarks.order_request --repeat 3
 	$(BIN)/python -m benchmarks.oci_call --seconds 5
 	$(BIN)/python -m benchmarks.outbox_delivery --messages 300

@@ -1,5 +1,5 @@
-"""The bound: the least a punchout setup or OCI call can cost on this stack, for
-``setup_bound``.
+"""The bound: the least a punchout setup, OCI call or add to cart can cost on this stack,
+for ``setup_bound`` and ``cart_bound``.
 
 The floor's Flask app and lxml parse, plus the rows every setup must store, written on
 the raw driver (sqlite3 or psycopg, no SQLAlchemy) in one transaction into the gateway's
@@ -20,8 +20,9 @@ import secrets
 import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from flask import Flask, Response, request
+from flask import Flask, Response, jsonify, request
 from lxml import etree
 
 app = Flask(__name__)
@@ -230,3 +231,95 @@ def _store(now, token, session, logged, payload, email, status, size, document, 
             for kind, message, doc in events
         ]
         conn.cursor().executemany(EVENT.format(_marks(9)), rows)
+
+
+CART_SESSION = "SELECT id, buyer_id FROM punchout_sessions WHERE session_token_hash = {}"
+CART_LINES = (
+    "SELECT id, sku, quantity, unit_price, list_price, contract_price, currency, description,"
+    " uom FROM cart_lines WHERE session_id = {} ORDER BY position"
+)
+CART_UPDATE = "UPDATE cart_lines SET quantity = {} WHERE id = {}"
+
+
+@app.post("/api/v1/punchout/cart/items")
+def add_item():
+    """Add to cart on a line the cart has: read the session and its lines, raise the
+    line's quantity, log the request and one event, answer the cart as JSON."""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    body = request.get_json()
+    sku, more = body["sku"], Decimal(str(body["quantity"]))
+    conn = _connection()
+    now = datetime.now(UTC)
+    request_id = secrets.token_hex(16)
+    with _writing(conn):
+        found = conn.execute(
+            CART_SESSION.format(_marks(1)), (hashlib.sha256(token.encode()).hexdigest(),)
+        ).fetchone()
+        if found is None:
+            return Response(status=401)
+        session_id, buyer_id = found
+        lines = [list(row) for row in conn.execute(CART_LINES.format(_marks(1)), (session_id,))]
+        line = next((row for row in lines if row[1] == sku), None)
+        if line is None:  # the script fills every cart with every SKU first
+            return Response(status=409)
+        line[2] = Decimal(str(line[2])) + more
+        conn.execute(
+            CART_UPDATE.format(*_marks(2).split(", ")),
+            (str(line[2]) if SQLITE else line[2], line[0]),
+        )
+        conn.execute(
+            REQUEST.format(_marks(17)),
+            (
+                _at(now),
+                request_id,
+                "session_api",
+                "POST",
+                request.path,
+                buyer_id,
+                None,
+                None,
+                "add_item",
+                None,
+                200,
+                None,
+                False,
+                0,
+                len(request.get_data()),
+                session_id,
+                request.get_data(as_text=True),
+            ),
+        )
+        conn.execute(
+            EVENT.format(_marks(9)),
+            (
+                _at(now),
+                buyer_id,
+                session_id,
+                "cart.add",
+                "info",
+                f"added {more} x {sku}",
+                json.dumps({"sku": sku, "quantity": str(more)}),
+                None,
+                request_id,
+            ),
+        )
+    items = []
+    total = Decimal(0)
+    for line_id, sku_, quantity, unit, listed, contract, currency, description, uom in lines:
+        quantity, unit = Decimal(str(quantity)), Decimal(str(unit))
+        total += quantity * unit
+        items.append(
+            {
+                "sku": sku_,
+                "line_id": str(line_id),
+                "description": description,
+                "quantity": str(quantity),
+                "unit_price": f"{unit:.2f}",
+                "list_price": f"{Decimal(str(listed)):.2f}",
+                "contract_price": None if contract is None else f"{Decimal(str(contract)):.2f}",
+                "currency": currency,
+                "uom": uom,
+                "line_total": f"{quantity * unit:.2f}",
+            }
+        )
+    return jsonify({"items": items, "total": f"{total:.2f}", "currency": "EUR"})

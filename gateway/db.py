@@ -219,7 +219,8 @@ class Database:
         corrupt anything), if it came in its last moments (up to three times
         ``wal_writer_delay``, 0.6 s by default). For what a buyer simply sends again
         when it is lost: a punchout setup or an OCI call, whose user sees an invalid
-        start link and punches out once more. Never for an order.
+        start link and punches out once more, and a cart change, which the user sees
+        missing from the cart and makes again. Never for an order or a transfer.
         """
         with (self.sessionmaker if durable else self._relaxed).begin() as session:
             yield session

@@ -1,7 +1,8 @@
 """Which transactions wait for the disk on PostgreSQL: orders always, setups not.
 
-A setup request or a plain OCI call that a database crash loses is made again by its
-user; an acknowledged order must survive the crash (README, Operations).
+A setup request, a plain OCI call or a cart change that a database crash loses is made
+again by its user; an acknowledged order, and the transfer that sends a cart back, must
+survive the crash (README, Operations).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.documents import order_request, setup_request, status
+from tests.helpers import bearer, open_session
 from tests.test_oci_endpoint import call
 
 ASYNC = "off"  # synchronous_commit of the connection a commit ran on
@@ -50,6 +52,23 @@ def test_only_oci_calls_that_send_a_cart_back_wait_for_the_disk(client, demo, co
     assert ASYNC in commits
     commits.clear()
     assert call(client, FUNCTION="VALIDATE", PRODUCTID="NW-1001", QUANTITY="1").status_code == 200
+    assert commits and ASYNC not in commits
+
+
+def test_cart_changes_do_not_wait_for_the_disk_and_the_transfer_does(client, demo, commits):
+    token = open_session(client)
+    commits.clear()
+    r = client.post(
+        "/api/v1/punchout/cart/items", json={"sku": "NW-1001", "quantity": 2}, headers=bearer(token)
+    )
+    assert r.status_code == 200
+    assert commits and set(commits) == {ASYNC}
+    commits.clear()
+    r = client.post("/shop/cart", data={"session": token, "sku": "NW-1002", "action": "add"})
+    assert r.status_code in (200, 302, 303)
+    assert commits and set(commits) == {ASYNC}
+    commits.clear()
+    assert client.post("/api/v1/punchout/transfer", headers=bearer(token)).status_code == 200
     assert commits and ASYNC not in commits
 
 

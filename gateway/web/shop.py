@@ -272,7 +272,8 @@ def change_cart():
     sku = request.form.get("sku", "").strip()
     back = request.form.get("back") == "product"
     try:
-        with gateway.db.transaction() as db:
+        # As the cart API's changes: made again if lost, the transfer waits for the disk.
+        with gateway.db.transaction(durable=False) as db:
             session = punchout_session(db, token, lock=True)
             try:
                 if action == "remove":

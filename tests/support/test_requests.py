@@ -133,7 +133,9 @@ def test_the_id_an_answer_carries_finds_its_row_and_events(client, demo):
         row = logged(demo)[-1]
         assert row.request_id == quoted
         with demo.db.transaction() as db:
-            ids = set(db.scalars(select(Event.request_id).where(Event.session_id == row.session_id)))
+            ids = set(
+                db.scalars(select(Event.request_id).where(Event.session_id == row.session_id))
+            )
         assert ids == {quoted}
 
 

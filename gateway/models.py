@@ -186,8 +186,9 @@ class Product(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     description_terms: Mapped[str] = mapped_column(Text, default="")
     part_keys: Mapped[str] = mapped_column(Text, default="")
-    # On SQLite also ix_products_browse (category, description, sku) WHERE retired_at IS
-    # NULL, for the category pages' order (migration 0021 says why not on PostgreSQL).
+    # Also, for the storefront's browsing order over live products, ix_products_browse
+    # (by category) and ix_products_browse_all: on (description, sku) on SQLite, on the
+    # description's first 400 characters on PostgreSQL (migrations 0021 and 0025).
     __table_args__ = (Index("ix_products_category", "category"),)
 
 

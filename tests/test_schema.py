@@ -15,7 +15,9 @@ from gateway.models import Base
 # and the dialect-specific ones (see the migrations named).
 MIGRATION_ONLY = {
     "ix_products_search_vector",  # 0017: PostgreSQL's GIN index over the tsvector
-    "ix_products_browse",  # 0021: SQLite only (PostgreSQL limits a B-tree entry's size)
+    # 0021, 0025: per dialect (PostgreSQL's over a prefix of the description)
+    "ix_products_browse",
+    "ix_products_browse_all",
 }
 
 

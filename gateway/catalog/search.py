@@ -274,6 +274,8 @@ def search(
 
 
 FACET_VALUES = 30
+# How much of a description PostgreSQL's browsing indexes hold (migration 0025).
+BROWSE_PREFIX = 400
 # Past this many matches (a two-letter prefix, a bare wildcard) relevance says little and
 # ranking every match costs the most: such results are in description order.
 RANKED_MATCHES = 2_000
@@ -297,6 +299,9 @@ def _keys(db: Session, q: Query, rows, buyer_id: str, sort: str, ranked=True) ->
             price = cast(price, Float)
         return [price, *ties]
     if not q.groups:
+        if db.get_bind().dialect.name == "postgresql":
+            # The key PostgreSQL's browsing indexes hold (migration 0025): same order.
+            return [func.left(rows.description, BROWSE_PREFIX), *ties]
         return ties
     exact_part = (
         rows.part_keys.like(wildcards.like_pattern(f"* {q.part_key} *"))

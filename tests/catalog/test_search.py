@@ -228,3 +228,30 @@ def test_typo_corrections_follow_a_catalog_reload(shop):
     with shop.db.transaction() as db:
         load(db, read(extra.encode()), replace=True)
     assert skus(shop, "hamer") == ["H-1"]
+
+
+def test_browsing_lists_in_description_order_past_the_indexed_prefix(shop):
+    """Browsing (no words) is in description, then SKU, order on both databases, also for
+    descriptions alike in the first 400 characters PostgreSQL's browsing indexes hold, and
+    a description too long for a B-tree entry in full still loads (migration 0025)."""
+    stem = "Ü" * 300 + "x" * 150  # 600 bytes of UTF-8 in the first 400 characters
+    rows = {
+        "L-1": stem + "b",  # after L-2 and L-3: past the prefix, the description decides
+        "L-3": stem + "a",
+        "L-2": stem + "a",  # the same description: the SKU decides
+        "L-4": "Ω" * 2000,  # 4,000 bytes
+        "L-0": stem[:399] + "A",  # before the others within the prefix
+    }
+    csv = "sku,description,unit_price,currency,uom,category\n" + "".join(
+        f'{sku},"{text}",1.00,EUR,EA,Long\n' for sku, text in rows.items()
+    )
+    with shop.db.transaction() as db:
+        load(db, read(csv.encode()))
+    expected = [sku for sku, _ in sorted(rows.items(), key=lambda kv: (kv[1], kv[0]))]
+    assert expected == ["L-0", "L-2", "L-3", "L-1", "L-4"]
+    assert skus(shop, "", category="Long") == expected
+    pages = [skus(shop, "", category="Long", limit=2, offset=at) for at in (0, 2, 4)]
+    assert [sku for page in pages for sku in page] == expected
+    # The whole catalog's first page: the same order, the short descriptions among them.
+    everything = skus(shop, "", limit=100)
+    assert [sku for sku in everything if sku.startswith("L-")] == expected

@@ -55,7 +55,7 @@ def test_only_oci_calls_that_send_a_cart_back_wait_for_the_disk(client, demo, co
     assert commits and ASYNC not in commits
 
 
-def test_cart_changes_do_not_wait_for_the_disk_and_the_transfer_does(client, demo, commits):
+def test_of_a_cart_only_the_transfer_waits_for_the_disk(client, demo, commits):
     token = open_session(client)
     commits.clear()
     r = client.post(
@@ -67,6 +67,9 @@ def test_cart_changes_do_not_wait_for_the_disk_and_the_transfer_does(client, dem
     r = client.post("/shop/cart", data={"session": token, "sku": "NW-1002", "action": "add"})
     assert r.status_code in (200, 302, 303)
     assert commits and set(commits) == {ASYNC}
+    commits.clear()
+    assert client.get(f"/shop/cart?session={token}").status_code == 200  # a page: reads
+    assert set(commits) <= {ASYNC}
     commits.clear()
     assert client.post("/api/v1/punchout/transfer", headers=bearer(token)).status_code == 200
     assert commits and ASYNC not in commits

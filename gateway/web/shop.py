@@ -218,7 +218,9 @@ def cart():
     gateway = current_gateway()
     token = session_token()
     try:
-        with gateway.db.transaction() as db:
+        # Reads only, as the catalog pages (see Database.reading): the cart's checks
+        # record nothing, and the page's event is written after.
+        with gateway.db.reading() as db:
             session = punchout_session(db, token)
             problems: dict[str, list[str]] = {}
             if session.status == "open" and session.protocol != "support":

@@ -36,7 +36,7 @@ if preload_app:
 # Recycle workers now and then so that a slow leak never becomes an outage. Not often:
 # while a worker is replaced the others carry its load alone, and at 5,000 requests (a
 # recycle every 27 s per worker at 370 setups a second) those moments made the tail of
-# the latency: setup p99 at half load on PostgreSQL 21-84 ms, 7.5-8.2 ms at 50,000.
+# the latency: setup p99 at half load on PostgreSQL 15-84 ms, 7.5-8.2 ms at 50,000.
 max_requests = int(os.environ.get("PUNCHGATE_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
 # Behind a reverse proxy, the proxy's address (X-Forwarded-For, -Proto) is trusted.

@@ -14,10 +14,9 @@ Usage: .venv/bin/python -m benchmarks.cart_bound [--products 100000] [--seconds 
 
 from __future__ import annotations
 
-import argparse
-
 from benchmarks import storefront
-from benchmarks.common import call, closed_loop, free_port, start_gunicorn, stop
+from benchmarks.common import call, closed_loop
+from benchmarks.setup_bound import NAMES, print_shares, servers
 from benchmarks.setup_request import prepared
 
 
@@ -32,38 +31,22 @@ def _fill(port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--sessions", type=int, default=16)
-    parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
+    args = storefront.arguments().parse_args()
     database_url, env = prepared(args.database_url, "pg-bench-cart-")
     storefront.load_products(args.products, env)
-    apps = {
-        "floor": "benchmarks.storefront_floor:app",
-        "bound": "benchmarks.bound_app:app",
-        "gateway": "wsgi:app",
-    }
-    ports = {name: free_port() for name in apps}
-    procs = {name: start_gunicorn(app, ports[name], env) for name, app in apps.items()}
     rates = {}
-    try:
+    with servers("benchmarks.storefront_floor:app", env) as ports:
         storefront.TOKENS.extend(
             storefront.open_session(ports["gateway"]) for _ in range(args.sessions)
         )
         _fill(ports["gateway"])
         send = storefront.add_to_cart
-        for name in apps:  # warm-up
+        for name in NAMES:  # warm-up
             closed_loop(ports[name], storefront.add_body, args.clients, 1, send=send)
-        for name in apps:
+        for name in NAMES:
             rates[name], _ = closed_loop(
                 ports[name], storefront.add_body, args.clients, args.seconds, send=send
             )
-    finally:
-        for proc in procs.values():
-            stop(proc)
     db = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     print(
         f"Add to cart (session API): floor, bound and gateway via gunicorn, 2 workers, {db}, "
@@ -74,13 +57,7 @@ def main() -> None:
         "bound": "floor + the reads and rows, raw driver",
         "gateway": "full add to cart",
     }
-    for name, label in labels.items():
-        line = f"  {name + ' (' + label + '):':50} {rates[name]:8.1f} req/s"
-        if name != "floor":
-            line += f"  {rates[name] / rates['floor']:6.1%} of the floor"
-        if name == "gateway":
-            line += f", {rates['gateway'] / rates['bound']:6.1%} of the bound"
-        print(line)
+    print_shares(rates, labels, 50)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from benchmarks.common import (
     closed_loop,
@@ -30,6 +32,35 @@ from benchmarks.common import (
 )
 from benchmarks.oci_call import floor_path, gateway_path
 from benchmarks.setup_request import make_body, prepared
+
+NAMES = ("floor", "bound", "gateway")
+
+
+@contextmanager
+def servers(floor_app: str, env: dict) -> Iterator[dict[str, int]]:
+    """The floor (``floor_app``), the bound and the gateway under gunicorn: their ports."""
+    apps = dict(zip(NAMES, (floor_app, "benchmarks.bound_app:app", "wsgi:app"), strict=True))
+    ports = {name: free_port() for name in NAMES}
+    procs = []
+    try:
+        for name, app in apps.items():
+            procs.append(start_gunicorn(app, ports[name], env))
+        yield ports
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+def print_shares(rates: dict[str, float], labels: dict[str, str], width: int) -> None:
+    """Each server's rate; the bound's and the gateway's share of the floor, and the
+    gateway's of the bound."""
+    for name, label in labels.items():
+        line = f"  {name + ' (' + label + '):':{width}} {rates[name]:8.1f} req/s"
+        if name != "floor":
+            line += f"  {rates[name] / rates['floor']:6.1%} of the floor"
+        if name == "gateway":
+            line += f", {rates['gateway'] / rates['bound']:6.1%} of the bound"
+        print(line)
 
 
 def main() -> None:
@@ -46,34 +77,24 @@ def main() -> None:
         loads["gateway"] = loads["bound"]
         what = "OCI catalog call"
     else:
-        loads = dict.fromkeys(("floor", "bound", "gateway"), (make_body, post))
+        loads = dict.fromkeys(NAMES, (make_body, post))
         what = "PunchOutSetupRequest"
     database_url, env = prepared(args.database_url, "pg-bench-bound-")
-    apps = {
-        "floor": "benchmarks.floor_app:app",
-        "bound": "benchmarks.bound_app:app",
-        "gateway": "wsgi:app",
-    }
-    ports = {name: free_port() for name in apps}
-    procs = {name: start_gunicorn(app, ports[name], env) for name, app in apps.items()}
-    rates: dict[str, list[float]] = {name: [] for name in apps}
-    try:
-        for name in apps:  # warm-up: workers imported, pools open, the 1,000 users known
+    rates: dict[str, list[float]] = {name: [] for name in NAMES}
+    latencies = {}
+    with servers("benchmarks.floor_app:app", env) as ports:
+        for name in NAMES:  # warm-up: workers imported, pools open, the 1,000 users known
             make, send = loads[name]
             closed_loop(ports[name], make, args.clients, 2, send=send)
         for _ in range(args.rounds):
-            for name in apps:
+            for name in NAMES:
                 make, send = loads[name]
                 rps, _lat = closed_loop(ports[name], make, args.clients, args.seconds, send=send)
                 rates[name].append(rps)
         half = sum(rates["gateway"]) / len(rates["gateway"]) / 2
-        latencies = {}
         if not args.oci:  # p99 at half the gateway's load (setup_request's latency target)
-            for name in apps:
+            for name in NAMES:
                 latencies[name] = open_loop(ports[name], make_body, half, args.seconds)
-    finally:
-        for proc in procs.values():
-            stop(proc)
     mean = {name: sum(values) / len(values) for name, values in rates.items()}
     db = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     print(
@@ -85,13 +106,7 @@ def main() -> None:
         "bound": "floor + the rows, raw driver",
         "gateway": "full call" if args.oci else "full setup",
     }
-    for name, label in labels.items():
-        line = f"  {name + ' (' + label + '):':40} {mean[name]:8.1f} req/s"
-        if name != "floor":
-            line += f"  {mean[name] / mean['floor']:6.1%} of the floor"
-        if name == "gateway":
-            line += f", {mean['gateway'] / mean['bound']:6.1%} of the bound"
-        print(line)
+    print_shares(mean, labels, 40)
     if latencies:
         print(f"  at half the gateway's maximum load ({half:.0f} req/s):")
         for name, values in latencies.items():

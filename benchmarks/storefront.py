@@ -100,14 +100,19 @@ def load_products(count: int, env: dict) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The options of this benchmark, also ``cart_bound``'s."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--sessions", type=int, default=16)
     parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     database_url, env = prepared(args.database_url, "pg-bench-shop-")
     loaded = load_products(args.products, env)
     gw_port, floor_port = free_port(), free_port()
